@@ -1,0 +1,387 @@
+/**
+ * Perfect negotiation for one peer connection, after the example in the W3C
+ * WebRTC specification (section 10.7), made portable to stacks without
+ * implicit rollback or parameterless `setLocalDescription()`.
+ *
+ * The machine performs one WebRTC operation at a time. Signals that arrive
+ * while an operation is in flight are deferred and replayed, in order, as soon
+ * as the connection is idle again; this keeps every `addIceCandidate` behind
+ * the remote description it belongs to and lets a polite peer roll back
+ * explicitly. The W3C flags survive as context: `makingOffer` is true while an
+ * offer is being made, `isSettingRemoteAnswerPending` while an answer is being
+ * applied, `ignoreOffer` after an impolite peer ignored a colliding offer.
+ *
+ * Every effect is a named action or actor supplied through `.provide()` (see
+ * `src/negotiation.ts`); the defaults do nothing, so the bare machine can be
+ * inspected or simulated on its own.
+ */
+import { assertEvent, assign, emit, fromCallback, fromPromise, setup } from 'xstate';
+import { NegotiationError, type NegotiationErrorCode } from '../src/errors.js';
+import type { IceCandidate, IceConnectionState, PeerConnectionState, SessionDescription } from '../src/types.js';
+
+export interface NegotiationInput {
+  /** Remote peer id, for logs and the inspector. */
+  peerId: string;
+  /** The polite peer yields (rolls back) when both sides offer at once. */
+  polite: boolean;
+  /** Signals kept while an operation is in flight before they count as a flood. */
+  maxDeferredSignals?: number;
+}
+
+/** A signal from the remote peer, as the pool delivers it. */
+export type SignalEvent =
+  | { type: 'signal.description'; description: SessionDescription }
+  | { type: 'signal.candidate'; candidate: IceCandidate | null };
+
+export type NegotiationEvent =
+  | SignalEvent
+  | { type: 'pc.negotiationneeded' }
+  | { type: 'pc.icecandidate'; candidate: IceCandidate | null }
+  | { type: 'pc.iceconnectionstatechange'; state: IceConnectionState }
+  | { type: 'pc.connectionstatechange'; state: PeerConnectionState }
+  | { type: 'pc.candidaterejected'; error: unknown }
+  | { type: 'app.restartIce' }
+  | { type: 'app.close' };
+
+export type NegotiationEmitted = { type: 'negotiation.error'; error: NegotiationError };
+
+export interface NegotiationContext {
+  peerId: string;
+  polite: boolean;
+  makingOffer: boolean;
+  ignoreOffer: boolean;
+  isSettingRemoteAnswerPending: boolean;
+  hasRemoteDescription: boolean;
+  /** An ICE restart was asked for and no offer has carried it yet. */
+  iceRestartNeeded: boolean;
+  /** The offer now awaiting an answer restarts ICE (restored if rolled back). */
+  offerRestartsIce: boolean;
+  /** The remote offer being accepted (kept across the polite rollback). */
+  remoteOffer: SessionDescription | null;
+  /** Remote candidates that arrived before any remote description. */
+  pendingCandidates: Array<IceCandidate | null>;
+  /** Signals that arrived while an operation was in flight, oldest first. */
+  deferred: SignalEvent[];
+  maxDeferredSignals: number;
+  iceConnectionState: IceConnectionState;
+  connectionState: PeerConnectionState;
+}
+
+/** Default for effects that only a real (or simulated) connection can supply. */
+function notProvided<TOutput, TInput>(name: string) {
+  return fromPromise<TOutput, TInput>(async () => {
+    throw new NegotiationError('not-provided', `the "${name}" actor was not provided`);
+  });
+}
+
+const negotiation = setup({
+  types: {
+    context: {} as NegotiationContext,
+    events: {} as NegotiationEvent,
+    input: {} as NegotiationInput,
+    emitted: {} as NegotiationEmitted,
+  },
+  actors: {
+    /** Owns the connection's event listeners; its cleanup removes them. */
+    listen: fromCallback<NegotiationEvent>(() => undefined),
+    /** createOffer (with iceRestart when asked) then setLocalDescription(offer). */
+    makeOffer: notProvided<SessionDescription, { iceRestart: boolean }>('makeOffer'),
+    /** createAnswer then setLocalDescription(answer). */
+    makeAnswer: notProvided<SessionDescription, void>('makeAnswer'),
+    /** setRemoteDescription for an offer or an answer. */
+    acceptRemoteDescription: notProvided<void, { description: SessionDescription }>('acceptRemoteDescription'),
+    /** Back to stable: setLocalDescription({ type: 'rollback' }) unless already there. */
+    rollback: notProvided<void, void>('rollback'),
+  },
+  actions: {
+    sendDescription: (_, _params: { description: SessionDescription }) => undefined,
+    sendCandidate: (_, _params: { candidate: IceCandidate | null }) => undefined,
+    /** Fire-and-forget, in order: a failure comes back as `pc.candidaterejected`. */
+    addIceCandidates: (_, _params: { candidates: Array<IceCandidate | null> }) => undefined,
+    restartIce: () => undefined,
+    closeConnection: () => undefined,
+
+    deferSignal: assign({
+      deferred: ({ context, event }) => {
+        assertEvent(event, ['signal.description', 'signal.candidate']);
+        return [...context.deferred, event];
+      },
+    }),
+    dropOverflowingSignal: emit(() => ({
+      type: 'negotiation.error' as const,
+      error: new NegotiationError('signal-overflow', 'too many signals arrived during one operation; one was dropped'),
+    })),
+    queueCandidate: assign({
+      pendingCandidates: ({ context, event }) => {
+        assertEvent(event, 'signal.candidate');
+        return [...context.pendingCandidates, event.candidate];
+      },
+    }),
+    clearPendingCandidates: assign({ pendingCandidates: [] }),
+    markIceRestartNeeded: assign({ iceRestartNeeded: true }),
+    reportError: emit((_, params: { code: NegotiationErrorCode; cause: unknown }) => ({
+      type: 'negotiation.error' as const,
+      error: NegotiationError.from(params.code, params.cause),
+    })),
+  },
+  guards: {
+    isOffer: ({ event }) => event.type === 'signal.description' && event.description.type === 'offer',
+    isAnswer: ({ event }) => event.type === 'signal.description' && event.description.type === 'answer',
+    isPolite: ({ context }) => context.polite,
+    /** Impolite side of a collision: an offer arrived while ours awaits its answer. */
+    shouldIgnoreOffer: ({ context, event }) =>
+      !context.polite && event.type === 'signal.description' && event.description.type === 'offer',
+    /** W3C: a failing candidate is only an error when we did not ignore its offer. */
+    isIgnoringOffer: ({ context }) => context.ignoreOffer,
+    hasRemoteDescription: ({ context }) => context.hasRemoteDescription,
+    isIceRestartNeeded: ({ context }) => context.iceRestartNeeded,
+    isIceFailed: ({ event }) => event.type === 'pc.iceconnectionstatechange' && event.state === 'failed',
+    isDeferralFull: ({ context }) => context.deferred.length >= context.maxDeferredSignals,
+  },
+  delays: {
+    /** Lets a burst of changes made in one task produce a single offer. */
+    coalesceNegotiation: 0,
+  },
+});
+
+const flushPendingCandidates = [
+  {
+    type: 'addIceCandidates',
+    params: ({ context }: { context: NegotiationContext }) => ({ candidates: context.pendingCandidates }),
+  },
+  'clearPendingCandidates',
+] as const;
+
+const requestIceRestart = ['markIceRestartNeeded', 'restartIce'] as const;
+
+export const negotiationMachine = negotiation
+  .extend({
+    actions: {
+      replayDeferredSignals: negotiation.enqueueActions(({ context, enqueue }) => {
+        if (context.deferred.length === 0) return;
+        enqueue.assign({ deferred: [] });
+        for (const signal of context.deferred) enqueue.raise(signal);
+      }),
+    },
+  })
+  .createMachine({
+    id: 'negotiation',
+    context: ({ input }) => ({
+      peerId: input.peerId,
+      polite: input.polite,
+      makingOffer: false,
+      ignoreOffer: false,
+      isSettingRemoteAnswerPending: false,
+      hasRemoteDescription: false,
+      iceRestartNeeded: false,
+      offerRestartsIce: false,
+      remoteOffer: null,
+      pendingCandidates: [],
+      deferred: [],
+      maxDeferredSignals: input.maxDeferredSignals ?? 256,
+      iceConnectionState: 'new',
+      connectionState: 'new',
+    }),
+    invoke: { src: 'listen' },
+    initial: 'stable',
+    on: {
+      // Busy states inherit these: a signal waits until the operation finishes.
+      'signal.description': [{ guard: 'isDeferralFull', actions: 'dropOverflowingSignal' }, { actions: 'deferSignal' }],
+      'signal.candidate': [{ guard: 'isDeferralFull', actions: 'dropOverflowingSignal' }, { actions: 'deferSignal' }],
+      // A spec-compliant connection fires negotiationneeded again once it is
+      // stable if the change is still unnegotiated, so busy states drop it.
+      'pc.negotiationneeded': {},
+      'pc.icecandidate': {
+        actions: { type: 'sendCandidate', params: ({ event }) => ({ candidate: event.candidate }) },
+      },
+      'pc.iceconnectionstatechange': [
+        {
+          guard: 'isIceFailed',
+          actions: [assign({ iceConnectionState: ({ event }) => event.state }), ...requestIceRestart],
+        },
+        { actions: assign({ iceConnectionState: ({ event }) => event.state }) },
+      ],
+      'pc.connectionstatechange': { actions: assign({ connectionState: ({ event }) => event.state }) },
+      'pc.candidaterejected': [
+        { guard: 'isIgnoringOffer' },
+        {
+          actions: { type: 'reportError', params: ({ event }) => ({ code: 'candidate-rejected', cause: event.error }) },
+        },
+      ],
+      'app.restartIce': { actions: requestIceRestart },
+      'app.close': '.closed',
+    },
+    states: {
+      stable: {
+        description: 'Signaling state stable and nothing in flight.',
+        entry: 'replayDeferredSignals',
+        initial: 'idle',
+        on: {
+          'signal.description': [
+            {
+              guard: 'isOffer',
+              target: 'acceptingOffer',
+              actions: assign({ ignoreOffer: false, remoteOffer: ({ event }) => event.description }),
+            },
+            // An answer with no offer of ours outstanding belongs to one we rolled back.
+            {},
+          ],
+          'signal.candidate': [
+            {
+              guard: 'hasRemoteDescription',
+              actions: { type: 'addIceCandidates', params: ({ event }) => ({ candidates: [event.candidate] }) },
+            },
+            { actions: 'queueCandidate' },
+          ],
+        },
+        states: {
+          idle: {
+            always: { guard: 'isIceRestartNeeded', target: 'aboutToOffer' },
+            on: { 'pc.negotiationneeded': 'aboutToOffer' },
+          },
+          aboutToOffer: {
+            description: 'Waits out the current task so a burst of changes gives one offer.',
+            on: { 'pc.negotiationneeded': {} },
+            after: { coalesceNegotiation: '#negotiation.makingOffer' },
+          },
+        },
+      },
+      makingOffer: {
+        entry: assign({ makingOffer: true }),
+        exit: assign({ makingOffer: false }),
+        invoke: {
+          src: 'makeOffer',
+          input: ({ context }) => ({ iceRestart: context.iceRestartNeeded }),
+          onDone: {
+            target: 'haveLocalOffer',
+            actions: [
+              assign(({ context }) => ({ offerRestartsIce: context.iceRestartNeeded, iceRestartNeeded: false })),
+              { type: 'sendDescription', params: ({ event }) => ({ description: event.output }) },
+            ],
+          },
+          onError: {
+            target: 'recovering',
+            // Not retried on its own: a connection that cannot offer would loop.
+            actions: [
+              assign({ iceRestartNeeded: false }),
+              { type: 'reportError', params: ({ event }) => ({ code: 'offer-failed', cause: event.error }) },
+            ],
+          },
+        },
+      },
+      haveLocalOffer: {
+        description: 'Our offer is out; waiting for its answer.',
+        entry: 'replayDeferredSignals',
+        on: {
+          'signal.description': [
+            { guard: 'isAnswer', target: 'acceptingAnswer' },
+            { guard: 'shouldIgnoreOffer', actions: assign({ ignoreOffer: true }) },
+            // Polite side of a collision: yield, then take the remote offer.
+            {
+              target: 'rollingBack',
+              actions: assign(({ context, event }) => ({
+                ignoreOffer: false,
+                remoteOffer: event.description,
+                iceRestartNeeded: context.iceRestartNeeded || context.offerRestartsIce,
+                offerRestartsIce: false,
+              })),
+            },
+          ],
+          'signal.candidate': [
+            {
+              guard: 'hasRemoteDescription',
+              actions: { type: 'addIceCandidates', params: ({ event }) => ({ candidates: [event.candidate] }) },
+            },
+            { actions: 'queueCandidate' },
+          ],
+        },
+      },
+      rollingBack: {
+        description: 'Polite peer withdrawing its own offer after a collision.',
+        invoke: {
+          src: 'rollback',
+          onDone: 'acceptingOffer',
+          onError: {
+            target: 'failed',
+            actions: { type: 'reportError', params: ({ event }) => ({ code: 'rollback-failed', cause: event.error }) },
+          },
+        },
+      },
+      acceptingOffer: {
+        description: 'setRemoteDescription(offer).',
+        exit: assign({ remoteOffer: null }),
+        invoke: {
+          src: 'acceptRemoteDescription',
+          input: ({ context }) => ({ description: context.remoteOffer as SessionDescription }),
+          onDone: {
+            target: 'makingAnswer',
+            actions: [assign({ hasRemoteDescription: true }), ...flushPendingCandidates],
+          },
+          onError: {
+            target: 'recovering',
+            actions: {
+              type: 'reportError',
+              params: ({ event }) => ({ code: 'remote-offer-rejected', cause: event.error }),
+            },
+          },
+        },
+      },
+      makingAnswer: {
+        invoke: {
+          src: 'makeAnswer',
+          onDone: {
+            target: 'stable',
+            actions: { type: 'sendDescription', params: ({ event }) => ({ description: event.output }) },
+          },
+          onError: {
+            target: 'recovering',
+            actions: { type: 'reportError', params: ({ event }) => ({ code: 'answer-failed', cause: event.error }) },
+          },
+        },
+      },
+      acceptingAnswer: {
+        description: 'setRemoteDescription(answer); offers arriving now are not collisions.',
+        entry: assign({ isSettingRemoteAnswerPending: true }),
+        exit: assign({ isSettingRemoteAnswerPending: false }),
+        invoke: {
+          src: 'acceptRemoteDescription',
+          input: ({ event }) => {
+            assertEvent(event, 'signal.description');
+            return { description: event.description };
+          },
+          onDone: {
+            target: 'stable',
+            actions: [assign({ hasRemoteDescription: true, offerRestartsIce: false }), ...flushPendingCandidates],
+          },
+          onError: {
+            target: 'recovering',
+            actions: {
+              type: 'reportError',
+              params: ({ event }) => ({ code: 'remote-answer-rejected', cause: event.error }),
+            },
+          },
+        },
+      },
+      recovering: {
+        description: 'A step failed: return the connection to stable and carry on.',
+        invoke: {
+          src: 'rollback',
+          onDone: 'stable',
+          onError: {
+            target: 'failed',
+            actions: { type: 'reportError', params: ({ event }) => ({ code: 'rollback-failed', cause: event.error }) },
+          },
+        },
+      },
+      failed: {
+        description: 'The connection could not be brought back to stable; only closing helps.',
+        on: { 'signal.description': {}, 'signal.candidate': {}, 'app.restartIce': {} },
+      },
+      closed: {
+        type: 'final',
+        entry: 'closeConnection',
+      },
+    },
+  });
+
+export type NegotiationMachine = typeof negotiationMachine;

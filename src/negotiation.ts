@@ -1,0 +1,171 @@
+import {
+  type Actor,
+  type ActorOptions,
+  createActor,
+  fromCallback,
+  fromPromise,
+  type InspectionEvent,
+  type Observer,
+} from 'xstate';
+import { type NegotiationEvent, type NegotiationInput, negotiationMachine } from '../machines/negotiation.js';
+import { NegotiationError } from './errors.js';
+import { type Logger, silentLogger } from './logger.js';
+import {
+  isIceConnectionState,
+  isPeerConnectionState,
+  type PeerConnectionLike,
+  toIceCandidate,
+  toSessionDescription,
+} from './peer-connection.js';
+import type { IceCandidate, SessionDescription } from './types.js';
+
+/** What the negotiation of one connection asks the signalling channel to carry. */
+export type OutgoingSignal =
+  | { type: 'description'; description: SessionDescription }
+  | { type: 'candidate'; candidate: IceCandidate | null };
+
+export interface NegotiationActorOptions {
+  /** The connection to negotiate. Stopping the actor closes it. */
+  pc: PeerConnectionLike;
+  /** The polite peer yields when both sides offer at once; exactly one side of a pair is polite. */
+  polite: boolean;
+  /** Carries a description or candidate to the remote peer, in order. */
+  send: (signal: OutgoingSignal) => void;
+  /** Remote peer id, shown in logs and the inspector. */
+  peerId?: string;
+  /** An XState inspection observer, e.g. `createBrowserInspector().inspect`. */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Called for every negotiation error (also emitted as `negotiation.error`). */
+  onError?: (error: NegotiationError) => void;
+  logger?: Logger;
+  /** Milliseconds to wait for more changes before offering (default 0: the end of the task). */
+  coalesceMs?: number;
+  /** Clock for the machine's delays; tests pass a simulated one. */
+  clock?: ActorOptions<typeof negotiationMachine>['clock'];
+  maxDeferredSignals?: number;
+}
+
+export type NegotiationActor = Actor<typeof negotiationMachine>;
+
+/**
+ * Binds the perfect-negotiation machine to a real `RTCPeerConnection` (or
+ * `@roamhq/wrtc`, `werift`, or anything {@link PeerConnectionLike}) and starts
+ * it. Feed remote signals with `actor.send({ type: 'signal.description', description })`
+ * and `{ type: 'signal.candidate', candidate }`; stop with `actor.send({ type: 'app.close' })`
+ * or `actor.stop()`, both of which close the connection and remove every listener.
+ *
+ * @example
+ * const pc = new RTCPeerConnection({ iceServers: [] });
+ * const actor = createNegotiationActor({
+ *   pc,
+ *   polite: true,
+ *   send: (signal) => socket.send(JSON.stringify(signal)),
+ * });
+ * socket.onmessage = ({ data }) => {
+ *   const signal = JSON.parse(data);
+ *   if (signal.type === 'description') actor.send({ type: 'signal.description', description: signal.description });
+ *   else actor.send({ type: 'signal.candidate', candidate: signal.candidate });
+ * };
+ * pc.createDataChannel('chat'); // negotiated automatically
+ */
+export function createNegotiationActor(options: NegotiationActorOptions): NegotiationActor {
+  const { pc, send } = options;
+  const logger = options.logger ?? silentLogger;
+  const peerId = options.peerId ?? 'peer';
+
+  const machine = negotiationMachine.provide({
+    actors: {
+      listen: fromCallback<NegotiationEvent>(({ sendBack }) => {
+        const listeners: Record<string, (event: never) => void> = {
+          negotiationneeded: () => sendBack({ type: 'pc.negotiationneeded' }),
+          icecandidate: (event: { candidate?: Parameters<typeof toIceCandidate>[0] }) =>
+            sendBack({ type: 'pc.icecandidate', candidate: toIceCandidate(event?.candidate) }),
+          iceconnectionstatechange: () => {
+            if (isIceConnectionState(pc.iceConnectionState)) {
+              sendBack({ type: 'pc.iceconnectionstatechange', state: pc.iceConnectionState });
+            }
+          },
+          connectionstatechange: () => {
+            if (isPeerConnectionState(pc.connectionState)) {
+              sendBack({ type: 'pc.connectionstatechange', state: pc.connectionState });
+            }
+          },
+        };
+        for (const [type, listener] of Object.entries(listeners)) pc.addEventListener(type, listener);
+        return () => {
+          for (const [type, listener] of Object.entries(listeners)) pc.removeEventListener(type, listener);
+          pc.close();
+        };
+      }),
+      makeOffer: fromPromise(async ({ input, signal }) => {
+        const offer = await pc.createOffer(input.iceRestart ? { iceRestart: true } : undefined);
+        signal.throwIfAborted();
+        const description = toSessionDescription(offer);
+        await pc.setLocalDescription(description);
+        return description;
+      }),
+      makeAnswer: fromPromise(async ({ signal }) => {
+        const answer = await pc.createAnswer();
+        signal.throwIfAborted();
+        const description = toSessionDescription(answer);
+        await pc.setLocalDescription(description);
+        return description;
+      }),
+      acceptRemoteDescription: fromPromise(async ({ input }) => {
+        await pc.setRemoteDescription(input.description);
+      }),
+      rollback: fromPromise(async () => {
+        if (pc.signalingState !== 'stable') await pc.setLocalDescription({ type: 'rollback' });
+      }),
+    },
+    actions: {
+      sendDescription: (_, { description }) => {
+        logger.log('debug', 'negotiation', `send ${description.type}`, { peerId });
+        send({ type: 'description', description });
+      },
+      sendCandidate: (_, { candidate }) => send({ type: 'candidate', candidate }),
+      addIceCandidates: ({ self }, { candidates }) => {
+        // Not awaited: each call is chained behind the remote description the
+        // machine has already applied, and nothing waits on the result.
+        for (const candidate of candidates) {
+          const added = candidate === null ? pc.addIceCandidate() : pc.addIceCandidate(candidate);
+          added.catch((error: unknown) => {
+            if (self.getSnapshot().status === 'active') self.send({ type: 'pc.candidaterejected', error });
+          });
+        }
+      },
+      restartIce: () => pc.restartIce?.(),
+      closeConnection: () => pc.close(),
+    },
+    delays: { coalesceNegotiation: options.coalesceMs ?? 0 },
+  });
+
+  const input: NegotiationInput = { peerId, polite: options.polite };
+  if (options.maxDeferredSignals !== undefined) input.maxDeferredSignals = options.maxDeferredSignals;
+  const actor = createActor(machine, {
+    input,
+    ...(options.inspect ? { inspect: options.inspect } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+
+  actor.on('negotiation.error', ({ error }) => {
+    logger.log('warn', 'negotiation', error.message, { peerId, code: error.code });
+    options.onError?.(error);
+  });
+  let lastState = '';
+  actor.subscribe({
+    next: (snapshot) => {
+      const state = JSON.stringify(snapshot.value);
+      if (state === lastState) return;
+      lastState = state;
+      logger.log('info', 'negotiation', `${peerId}: ${state}`, { polite: options.polite });
+    },
+    // A bug in the machine must not become an unhandled rejection.
+    error: (cause) => {
+      const error = NegotiationError.from('machine-failed', cause);
+      logger.log('error', 'negotiation', error.message, { peerId });
+      options.onError?.(error);
+    },
+  });
+  return actor.start();
+}
