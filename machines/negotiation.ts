@@ -28,6 +28,12 @@ export interface NegotiationInput {
   maxDeferredSignals?: number;
 }
 
+/** What applying a remote description revealed. */
+export interface RemoteDescriptionResult {
+  /** The remote ICE credentials changed: the description restarts ICE. */
+  restartsIce: boolean;
+}
+
 /** A signal from the remote peer, as the pool delivers it. */
 export type SignalEvent =
   | { type: 'signal.description'; description: SessionDescription }
@@ -58,6 +64,8 @@ export interface NegotiationContext {
   offerRestartsIce: boolean;
   /** The remote offer being accepted (kept across the polite rollback). */
   remoteOffer: SessionDescription | null;
+  /** Local candidates gathered before the description they belong to was sent. */
+  heldCandidates: Array<IceCandidate | null>;
   /** Remote candidates that arrived before any remote description. */
   pendingCandidates: Array<IceCandidate | null>;
   /** Signals that arrived while an operation was in flight, oldest first. */
@@ -89,13 +97,15 @@ const negotiation = setup({
     /** createAnswer then setLocalDescription(answer). */
     makeAnswer: notProvided<SessionDescription, void>('makeAnswer'),
     /** setRemoteDescription for an offer or an answer. */
-    acceptRemoteDescription: notProvided<void, { description: SessionDescription }>('acceptRemoteDescription'),
+    acceptRemoteDescription: notProvided<RemoteDescriptionResult, { description: SessionDescription }>(
+      'acceptRemoteDescription',
+    ),
     /** Back to stable: setLocalDescription({ type: 'rollback' }) unless already there. */
     rollback: notProvided<void, void>('rollback'),
   },
   actions: {
     sendDescription: (_, _params: { description: SessionDescription }) => undefined,
-    sendCandidate: (_, _params: { candidate: IceCandidate | null }) => undefined,
+    sendCandidates: (_, _params: { candidates: Array<IceCandidate | null> }) => undefined,
     /** Fire-and-forget, in order: a failure comes back as `pc.candidaterejected`. */
     addIceCandidates: (_, _params: { candidates: Array<IceCandidate | null> }) => undefined,
     restartIce: () => undefined,
@@ -118,6 +128,13 @@ const negotiation = setup({
       },
     }),
     clearPendingCandidates: assign({ pendingCandidates: [] }),
+    holdCandidate: assign({
+      heldCandidates: ({ context, event }) => {
+        assertEvent(event, 'pc.icecandidate');
+        return [...context.heldCandidates, event.candidate];
+      },
+    }),
+    clearHeldCandidates: assign({ heldCandidates: [] }),
     markIceRestartNeeded: assign({ iceRestartNeeded: true }),
     reportError: emit((_, params: { code: NegotiationErrorCode; cause: unknown }) => ({
       type: 'negotiation.error' as const,
@@ -152,6 +169,19 @@ const flushPendingCandidates = [
   'clearPendingCandidates',
 ] as const;
 
+/** Sends the new local description, then the candidates gathered while it was being set. */
+const sendLocalDescription = [
+  {
+    type: 'sendDescription',
+    params: ({ event }: { event: { output: SessionDescription } }) => ({ description: event.output }),
+  },
+  {
+    type: 'sendCandidates',
+    params: ({ context }: { context: NegotiationContext }) => ({ candidates: context.heldCandidates }),
+  },
+  'clearHeldCandidates',
+] as const;
+
 const requestIceRestart = ['markIceRestartNeeded', 'restartIce'] as const;
 
 export const negotiationMachine = negotiation
@@ -176,6 +206,7 @@ export const negotiationMachine = negotiation
       iceRestartNeeded: false,
       offerRestartsIce: false,
       remoteOffer: null,
+      heldCandidates: [],
       pendingCandidates: [],
       deferred: [],
       maxDeferredSignals: input.maxDeferredSignals ?? 256,
@@ -192,7 +223,7 @@ export const negotiationMachine = negotiation
       // stable if the change is still unnegotiated, so busy states drop it.
       'pc.negotiationneeded': {},
       'pc.icecandidate': {
-        actions: { type: 'sendCandidate', params: ({ event }) => ({ candidate: event.candidate }) },
+        actions: { type: 'sendCandidates', params: ({ event }) => ({ candidates: [event.candidate] }) },
       },
       'pc.iceconnectionstatechange': [
         {
@@ -249,6 +280,7 @@ export const negotiationMachine = negotiation
       makingOffer: {
         entry: assign({ makingOffer: true }),
         exit: assign({ makingOffer: false }),
+        on: { 'pc.icecandidate': { actions: 'holdCandidate' } },
         invoke: {
           src: 'makeOffer',
           input: ({ context }) => ({ iceRestart: context.iceRestartNeeded }),
@@ -256,14 +288,14 @@ export const negotiationMachine = negotiation
             target: 'haveLocalOffer',
             actions: [
               assign(({ context }) => ({ offerRestartsIce: context.iceRestartNeeded, iceRestartNeeded: false })),
-              { type: 'sendDescription', params: ({ event }) => ({ description: event.output }) },
+              ...sendLocalDescription,
             ],
           },
           onError: {
             target: 'recovering',
             // Not retried on its own: a connection that cannot offer would loop.
             actions: [
-              assign({ iceRestartNeeded: false }),
+              assign({ iceRestartNeeded: false, heldCandidates: [] }),
               { type: 'reportError', params: ({ event }) => ({ code: 'offer-failed', cause: event.error }) },
             ],
           },
@@ -315,7 +347,15 @@ export const negotiationMachine = negotiation
           input: ({ context }) => ({ description: context.remoteOffer as SessionDescription }),
           onDone: {
             target: 'makingAnswer',
-            actions: [assign({ hasRemoteDescription: true }), ...flushPendingCandidates],
+            actions: [
+              // Answering an ICE-restarting offer renews our credentials too,
+              // so a restart we still owe is already done.
+              assign(({ context, event }) => ({
+                hasRemoteDescription: true,
+                iceRestartNeeded: context.iceRestartNeeded && !event.output.restartsIce,
+              })),
+              ...flushPendingCandidates,
+            ],
           },
           onError: {
             target: 'recovering',
@@ -327,15 +367,16 @@ export const negotiationMachine = negotiation
         },
       },
       makingAnswer: {
+        on: { 'pc.icecandidate': { actions: 'holdCandidate' } },
         invoke: {
           src: 'makeAnswer',
-          onDone: {
-            target: 'stable',
-            actions: { type: 'sendDescription', params: ({ event }) => ({ description: event.output }) },
-          },
+          onDone: { target: 'stable', actions: sendLocalDescription },
           onError: {
             target: 'recovering',
-            actions: { type: 'reportError', params: ({ event }) => ({ code: 'answer-failed', cause: event.error }) },
+            actions: [
+              'clearHeldCandidates',
+              { type: 'reportError', params: ({ event }) => ({ code: 'answer-failed', cause: event.error }) },
+            ],
           },
         },
       },

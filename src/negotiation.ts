@@ -11,6 +11,7 @@ import { type NegotiationEvent, type NegotiationInput, negotiationMachine } from
 import { NegotiationError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
 import {
+  iceUfrag,
   isIceConnectionState,
   isPeerConnectionState,
   type PeerConnectionLike,
@@ -112,7 +113,9 @@ export function createNegotiationActor(options: NegotiationActorOptions): Negoti
         return description;
       }),
       acceptRemoteDescription: fromPromise(async ({ input }) => {
+        const before = pc.remoteDescription ? iceUfrag(pc.remoteDescription.sdp) : undefined;
         await pc.setRemoteDescription(input.description);
+        return { restartsIce: before !== undefined && before !== iceUfrag(input.description.sdp) };
       }),
       rollback: fromPromise(async () => {
         if (pc.signalingState !== 'stable') await pc.setLocalDescription({ type: 'rollback' });
@@ -123,7 +126,9 @@ export function createNegotiationActor(options: NegotiationActorOptions): Negoti
         logger.log('debug', 'negotiation', `send ${description.type}`, { peerId });
         send({ type: 'description', description });
       },
-      sendCandidate: (_, { candidate }) => send({ type: 'candidate', candidate }),
+      sendCandidates: (_, { candidates }) => {
+        for (const candidate of candidates) send({ type: 'candidate', candidate });
+      },
       addIceCandidates: ({ self }, { candidates }) => {
         // Not awaited: each call is chained behind the remote description the
         // machine has already applied, and nothing waits on the result.

@@ -10,6 +10,7 @@ export interface PeerConnectionLike {
   readonly iceConnectionState: string;
   readonly connectionState?: string;
   readonly localDescription: { readonly type: string; readonly sdp: string } | null;
+  readonly remoteDescription: { readonly type: string; readonly sdp: string } | null;
   createOffer(options?: { iceRestart?: boolean }): Promise<{ type: string; sdp?: string }>;
   createAnswer(): Promise<{ type: string; sdp?: string }>;
   setLocalDescription(description: { type: 'offer' | 'answer' | 'rollback'; sdp?: string }): Promise<unknown>;
@@ -60,4 +61,9 @@ export function isPeerConnectionState(value: unknown): value is PeerConnectionSt
   return (
     typeof value === 'string' && ['new', 'connecting', 'connected', 'disconnected', 'failed', 'closed'].includes(value)
   );
+}
+
+/** The first `a=ice-ufrag` of an SDP blob; a new one means ICE restarted. */
+export function iceUfrag(sdp: string): string | undefined {
+  return /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
 }
