@@ -45,7 +45,8 @@ export type NegotiationEvent =
   | { type: 'pc.icecandidate'; candidate: IceCandidate | null }
   | { type: 'pc.iceconnectionstatechange'; state: IceConnectionState }
   | { type: 'pc.connectionstatechange'; state: PeerConnectionState }
-  | { type: 'pc.candidaterejected'; error: unknown }
+  /** `superseded`: the candidate cannot belong to the applied remote description (see candidateFitsDescription). */
+  | { type: 'pc.candidaterejected'; error: unknown; superseded: boolean }
   | { type: 'app.restartIce' }
   | { type: 'app.close' };
 
@@ -150,6 +151,8 @@ const negotiation = setup({
       !context.polite && event.type === 'signal.description' && event.description.type === 'offer',
     /** W3C: a failing candidate is only an error when we did not ignore its offer. */
     isIgnoringOffer: ({ context }) => context.ignoreOffer,
+    /** Trickle for an ignored, rolled-back or restarted description arrives late; it is moot. */
+    isSupersededCandidate: ({ event }) => event.type === 'pc.candidaterejected' && event.superseded,
     hasRemoteDescription: ({ context }) => context.hasRemoteDescription,
     isIceRestartNeeded: ({ context }) => context.iceRestartNeeded,
     isIceFailed: ({ event }) => event.type === 'pc.iceconnectionstatechange' && event.state === 'failed',
@@ -235,6 +238,7 @@ export const negotiationMachine = negotiation
       'pc.connectionstatechange': { actions: assign({ connectionState: ({ event }) => event.state }) },
       'pc.candidaterejected': [
         { guard: 'isIgnoringOffer' },
+        { guard: 'isSupersededCandidate' },
         {
           actions: { type: 'reportError', params: ({ event }) => ({ code: 'candidate-rejected', cause: event.error }) },
         },

@@ -11,6 +11,7 @@ import { type NegotiationEvent, type NegotiationInput, negotiationMachine } from
 import { NegotiationError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
 import {
+  candidateFitsDescription,
   iceUfrag,
   isIceConnectionState,
   isPeerConnectionState,
@@ -135,7 +136,11 @@ export function createNegotiationActor(options: NegotiationActorOptions): Negoti
         for (const candidate of candidates) {
           const added = candidate === null ? pc.addIceCandidate() : pc.addIceCandidate(candidate);
           added.catch((error: unknown) => {
-            if (self.getSnapshot().status === 'active') self.send({ type: 'pc.candidaterejected', error });
+            if (self.getSnapshot().status !== 'active') return;
+            const remote = pc.remoteDescription?.sdp;
+            const superseded =
+              candidate !== null && remote !== undefined && !candidateFitsDescription(candidate, remote);
+            self.send({ type: 'pc.candidaterejected', error, superseded });
           });
         }
       },

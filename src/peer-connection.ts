@@ -67,3 +67,25 @@ export function isPeerConnectionState(value: unknown): value is PeerConnectionSt
 export function iceUfrag(sdp: string): string | undefined {
   return /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
 }
+
+/** The ICE generation a candidate belongs to: its `usernameFragment`, else the `ufrag` in its attribute. */
+function candidateUfrag(candidate: IceCandidate): string | undefined {
+  return candidate.usernameFragment ?? /\bufrag (\S+)/.exec(candidate.candidate)?.[1];
+}
+
+/**
+ * Whether a candidate can belong to `sdp`: same ICE generation and an
+ * m-section it names. One that cannot was gathered for a description that
+ * was ignored, rolled back or replaced by an ICE restart.
+ */
+export function candidateFitsDescription(candidate: IceCandidate, sdp: string): boolean {
+  const ufrag = candidateUfrag(candidate);
+  if (ufrag !== undefined && ufrag !== iceUfrag(sdp)) return false;
+  if (candidate.sdpMid != null) return new RegExp(`^a=mid:${escapeRegExp(candidate.sdpMid)}\\s*$`, 'm').test(sdp);
+  if (candidate.sdpMLineIndex != null) return candidate.sdpMLineIndex < (sdp.match(/^m=/gm)?.length ?? 0);
+  return true;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
