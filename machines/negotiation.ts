@@ -102,7 +102,9 @@ const negotiation = setup({
       'acceptRemoteDescription',
     ),
     /** Back to stable: setLocalDescription({ type: 'rollback' }) unless already there. */
-    rollback: notProvided<void, void>('rollback'),
+    // Without a connection there is nothing to roll back, so the bare machine
+    // (in an inspector) recovers to stable instead of failing.
+    rollback: fromPromise<void, void>(async () => undefined),
   },
   actions: {
     sendDescription: (_, _params: { description: SessionDescription }) => undefined,

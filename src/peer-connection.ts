@@ -81,11 +81,10 @@ function candidateUfrag(candidate: IceCandidate): string | undefined {
 export function candidateFitsDescription(candidate: IceCandidate, sdp: string): boolean {
   const ufrag = candidateUfrag(candidate);
   if (ufrag !== undefined && ufrag !== iceUfrag(sdp)) return false;
-  if (candidate.sdpMid != null) return new RegExp(`^a=mid:${escapeRegExp(candidate.sdpMid)}\\s*$`, 'm').test(sdp);
+  if (candidate.sdpMid != null) {
+    const mid = `a=mid:${candidate.sdpMid}`;
+    return sdp.split('\n').some((line) => line.trim() === mid);
+  }
   if (candidate.sdpMLineIndex != null) return candidate.sdpMLineIndex < (sdp.match(/^m=/gm)?.length ?? 0);
   return true;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
