@@ -1,12 +1,17 @@
 import { describe, expect, test } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
 import { negotiationMachine } from '../../machines/negotiation.js';
-import { createNegotiationActor, type NegotiationError, type OutgoingSignal } from '../../src/index.js';
+import {
+  createNegotiationActor,
+  type NegotiationError,
+  type OutgoingSignal,
+  type SessionDescription,
+} from '../../src/index.js';
 import { SimulatedPeerConnection } from '../support/simulated-peer-connection.js';
 import { until } from '../support/wait.js';
 
-const offer = { type: 'offer', sdp: 'v=0\r\n' } as const;
-const answer = { type: 'answer', sdp: 'v=0\r\n' } as const;
+const offer: SessionDescription = { type: 'offer', sdp: 'v=0\r\n' };
+const answer: SessionDescription = { type: 'answer', sdp: 'v=0\r\n' };
 
 describe('the bare machine (no effects provided)', () => {
   test('reports the missing effect and recovers to stable instead of wedging', async () => {

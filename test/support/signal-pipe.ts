@@ -18,7 +18,7 @@ export class SignalPipe {
     else this.candidates += 1;
     setImmediate(() => {
       const target = this.target;
-      if (!target || target.getSnapshot().status !== 'active') return;
+      if (target?.getSnapshot().status !== 'active') return;
       if (signal.type === 'description') target.send({ type: 'signal.description', description: signal.description });
       else target.send({ type: 'signal.candidate', candidate: signal.candidate });
     });
