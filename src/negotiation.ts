@@ -78,10 +78,9 @@ export function createNegotiationActor(options: NegotiationActorOptions): Negoti
   const machine = negotiationMachine.provide({
     actors: {
       listen: fromCallback<NegotiationEvent>(({ sendBack }) => {
-        const listeners: Record<string, (event: never) => void> = {
+        const listeners: Record<string, (event: unknown) => void> = {
           negotiationneeded: () => sendBack({ type: 'pc.negotiationneeded' }),
-          icecandidate: (event: { candidate?: Parameters<typeof toIceCandidate>[0] }) =>
-            sendBack({ type: 'pc.icecandidate', candidate: toIceCandidate(event?.candidate) }),
+          icecandidate: (event) => sendBack({ type: 'pc.icecandidate', candidate: toIceCandidate(event) }),
           iceconnectionstatechange: () => {
             if (isIceConnectionState(pc.iceConnectionState)) {
               sendBack({ type: 'pc.iceconnectionstatechange', state: pc.iceConnectionState });

@@ -18,8 +18,8 @@ export interface PeerConnectionLike {
   addIceCandidate(candidate?: IceCandidate): Promise<unknown>;
   restartIce?(): void;
   close(): void;
-  addEventListener(type: string, listener: (event: never) => void): void;
-  removeEventListener(type: string, listener: (event: never) => void): void;
+  addEventListener(type: string, listener: (event: unknown) => void): void;
+  removeEventListener(type: string, listener: (event: unknown) => void): void;
 }
 
 /** Copies a stack's description object (class instance or init) into plain data. */
@@ -38,10 +38,12 @@ interface CandidateLike {
 }
 
 /**
- * Copies a gathered candidate into plain data; `null` marks the end of
- * candidates (browsers and wrtc give `null`, werift `undefined`).
+ * Copies the candidate of an `icecandidate` event into plain data; `null`
+ * marks the end of candidates (browsers and wrtc give `null`, werift
+ * `undefined`).
  */
-export function toIceCandidate(candidate: CandidateLike | null | undefined): IceCandidate | null {
+export function toIceCandidate(event: unknown): IceCandidate | null {
+  const candidate = (event as { candidate?: CandidateLike | null } | null | undefined)?.candidate;
   if (!candidate || typeof candidate.candidate !== 'string') return null;
   const plain: IceCandidate = { candidate: candidate.candidate };
   if (candidate.sdpMid != null) plain.sdpMid = candidate.sdpMid;

@@ -34,9 +34,10 @@ function side(name: string, stack: StackName, polite: boolean): Side {
   const errors: NegotiationError[] = [];
   const actor = createNegotiationActor({ pc, polite, send: out.send, peerId: name, onError: (e) => errors.push(e) });
   const remoteChannels = new Map<string, ChannelLike>();
-  pc.addEventListener('datachannel', ((event: { channel: ChannelLike }) => {
-    remoteChannels.set(event.channel.label, event.channel);
-  }) as (event: never) => void);
+  pc.addEventListener('datachannel', (event) => {
+    const { channel } = event as { channel: ChannelLike };
+    remoteChannels.set(channel.label, channel);
+  });
   const created: Side = { name, stack, pc, actor, errors, out, remoteChannels };
   running.push(created);
   return created;
