@@ -163,12 +163,15 @@ export function createNegotiationActor(options: NegotiationActorOptions): Negoti
   });
   let lastState = '';
   actor.subscribe({
-    next: (snapshot) => {
-      const state = JSON.stringify(snapshot.value);
-      if (state === lastState) return;
-      lastState = state;
-      logger.log('info', 'negotiation', `${peerId}: ${state}`, { polite: options.polite });
-    },
+    // Only a caller who asked for logs pays for rendering every state.
+    ...(options.logger && {
+      next: (snapshot) => {
+        const state = JSON.stringify(snapshot.value);
+        if (state === lastState) return;
+        lastState = state;
+        logger.log('info', 'negotiation', `${peerId}: ${state}`, { polite: options.polite });
+      },
+    }),
     // A bug in the machine must not become an unhandled rejection.
     error: (cause) => {
       const error = NegotiationError.from('machine-failed', cause);
