@@ -200,7 +200,7 @@ export class SimulatedPeerConnection implements PeerConnectionLike {
           const error = webrtcError('InvalidStateError', 'Failed to set remote offer sdp: Called in wrong state');
           return this.#rejectInTask('setRemoteDescription', error);
         }
-        // Step 4.1: an offer that glares with ours first rolls ours back, in a task of its own.
+        // An offer that glares with ours first rolls ours back, in a task of its own, then applies.
         await this.#applyInTask('rollback', 'rollback', '', 'local');
       }
       return this.#applyInTask('setRemoteDescription', type, description.sdp ?? '', 'remote');

@@ -177,7 +177,7 @@ export class LocalMedia {
     return sections;
   }
 
-  /** Applying a local offer gives each m-section's owner its mid (JSEP 5.8). */
+  /** Applying a local offer gives each m-section's owner its mid (JSEP 5.9). */
   associateLocalOffer(offer: SimulatedSession): void {
     for (const section of offer.sections) {
       const owner = this.#ownerOf(section.mid) ?? this.#unassociated(section.kind);
