@@ -26,6 +26,8 @@ export interface NegotiationInput {
   polite: boolean;
   /** Signals kept while an operation is in flight before they count as a flood. */
   maxDeferredSignals?: number;
+  /** How long to wait for more changes before offering (default 0: the end of the task). */
+  coalesceMs?: number;
 }
 
 /** What applying a remote description revealed. */
@@ -72,6 +74,7 @@ export interface NegotiationContext {
   /** Signals that arrived while an operation was in flight, oldest first. */
   deferred: SignalEvent[];
   maxDeferredSignals: number;
+  coalesceMs: number;
   iceConnectionState: IceConnectionState;
   connectionState: PeerConnectionState;
 }
@@ -162,7 +165,7 @@ const negotiation = setup({
   },
   delays: {
     /** Lets a burst of changes made in one task produce a single offer. */
-    coalesceNegotiation: 0,
+    coalesceNegotiation: ({ context }) => context.coalesceMs,
   },
 });
 
@@ -215,6 +218,7 @@ export const negotiationMachine = negotiation
       pendingCandidates: [],
       deferred: [],
       maxDeferredSignals: input.maxDeferredSignals ?? 256,
+      coalesceMs: input.coalesceMs ?? 0,
       iceConnectionState: 'new',
       connectionState: 'new',
     }),

@@ -70,92 +70,121 @@ export type NegotiationActor = Actor<typeof negotiationMachine>;
  * };
  * pc.createDataChannel('chat'); // negotiated automatically
  */
+/** What the effects of one actor act on; found through the actor's system. */
+interface Binding {
+  pc: PeerConnectionLike;
+  send: (signal: OutgoingSignal) => void;
+  logger: Logger;
+  peerId: string;
+}
+
+const bindings = new WeakMap<object, Binding>();
+
+function bindingOf(system: object): Binding {
+  const binding = bindings.get(system);
+  if (!binding) throw new NegotiationError('not-provided', 'this actor was not created by createNegotiationActor');
+  return binding;
+}
+
+/**
+ * The machine with its effects, provided once: each actor finds its own
+ * connection through its actor system, so creating an actor does not copy
+ * the machine definition.
+ */
+const connectedMachine = negotiationMachine.provide({
+  actors: {
+    listen: fromCallback<NegotiationEvent>(({ sendBack, system }) => {
+      const { pc } = bindingOf(system);
+      const listeners: Record<string, (event: unknown) => void> = {
+        negotiationneeded: () => sendBack({ type: 'pc.negotiationneeded' }),
+        icecandidate: (event) => sendBack({ type: 'pc.icecandidate', candidate: toIceCandidate(event) }),
+        iceconnectionstatechange: () => {
+          if (isIceConnectionState(pc.iceConnectionState)) {
+            sendBack({ type: 'pc.iceconnectionstatechange', state: pc.iceConnectionState });
+          }
+        },
+        connectionstatechange: () => {
+          if (isPeerConnectionState(pc.connectionState)) {
+            sendBack({ type: 'pc.connectionstatechange', state: pc.connectionState });
+          }
+        },
+      };
+      for (const [type, listener] of Object.entries(listeners)) pc.addEventListener(type, listener);
+      return () => {
+        for (const [type, listener] of Object.entries(listeners)) pc.removeEventListener(type, listener);
+        pc.close();
+      };
+    }),
+    makeOffer: fromPromise(async ({ input, signal, system }) => {
+      const { pc } = bindingOf(system);
+      const offer = await pc.createOffer(input.iceRestart ? { iceRestart: true } : undefined);
+      signal.throwIfAborted();
+      const description = toSessionDescription(offer);
+      await pc.setLocalDescription(description);
+      return description;
+    }),
+    makeAnswer: fromPromise(async ({ signal, system }) => {
+      const { pc } = bindingOf(system);
+      const answer = await pc.createAnswer();
+      signal.throwIfAborted();
+      const description = toSessionDescription(answer);
+      await pc.setLocalDescription(description);
+      return description;
+    }),
+    acceptRemoteDescription: fromPromise(async ({ input, system }) => {
+      const { pc } = bindingOf(system);
+      const before = pc.remoteDescription ? iceUfrag(pc.remoteDescription.sdp) : undefined;
+      await pc.setRemoteDescription(input.description);
+      return { restartsIce: before !== undefined && before !== iceUfrag(input.description.sdp) };
+    }),
+    rollback: fromPromise(async ({ system }) => {
+      const { pc } = bindingOf(system);
+      if (pc.signalingState !== 'stable') await pc.setLocalDescription({ type: 'rollback' });
+    }),
+  },
+  actions: {
+    sendDescription: ({ system }, { description }) => {
+      const { send, logger, peerId } = bindingOf(system);
+      logger.log('debug', 'negotiation', `send ${description.type}`, { peerId });
+      send({ type: 'description', description });
+    },
+    sendCandidates: ({ system }, { candidates }) => {
+      const { send } = bindingOf(system);
+      for (const candidate of candidates) send({ type: 'candidate', candidate });
+    },
+    addIceCandidates: ({ self, system }, { candidates }) => {
+      const { pc } = bindingOf(system);
+      // Not awaited: each call is chained behind the remote description the
+      // machine has already applied, and nothing waits on the result.
+      for (const candidate of candidates) {
+        const added = candidate === null ? pc.addIceCandidate() : pc.addIceCandidate(candidate);
+        added.catch((error: unknown) => {
+          if (self.getSnapshot().status !== 'active') return;
+          const remote = pc.remoteDescription?.sdp;
+          const superseded = candidate !== null && remote !== undefined && !candidateFitsDescription(candidate, remote);
+          self.send({ type: 'pc.candidaterejected', error, superseded });
+        });
+      }
+    },
+    restartIce: ({ system }) => bindingOf(system).pc.restartIce?.(),
+    closeConnection: ({ system }) => bindingOf(system).pc.close(),
+  },
+});
+
 export function createNegotiationActor(options: NegotiationActorOptions): NegotiationActor {
-  const { pc, send } = options;
   const logger = options.logger ?? silentLogger;
   const peerId = options.peerId ?? 'peer';
 
-  const machine = negotiationMachine.provide({
-    actors: {
-      listen: fromCallback<NegotiationEvent>(({ sendBack }) => {
-        const listeners: Record<string, (event: unknown) => void> = {
-          negotiationneeded: () => sendBack({ type: 'pc.negotiationneeded' }),
-          icecandidate: (event) => sendBack({ type: 'pc.icecandidate', candidate: toIceCandidate(event) }),
-          iceconnectionstatechange: () => {
-            if (isIceConnectionState(pc.iceConnectionState)) {
-              sendBack({ type: 'pc.iceconnectionstatechange', state: pc.iceConnectionState });
-            }
-          },
-          connectionstatechange: () => {
-            if (isPeerConnectionState(pc.connectionState)) {
-              sendBack({ type: 'pc.connectionstatechange', state: pc.connectionState });
-            }
-          },
-        };
-        for (const [type, listener] of Object.entries(listeners)) pc.addEventListener(type, listener);
-        return () => {
-          for (const [type, listener] of Object.entries(listeners)) pc.removeEventListener(type, listener);
-          pc.close();
-        };
-      }),
-      makeOffer: fromPromise(async ({ input, signal }) => {
-        const offer = await pc.createOffer(input.iceRestart ? { iceRestart: true } : undefined);
-        signal.throwIfAborted();
-        const description = toSessionDescription(offer);
-        await pc.setLocalDescription(description);
-        return description;
-      }),
-      makeAnswer: fromPromise(async ({ signal }) => {
-        const answer = await pc.createAnswer();
-        signal.throwIfAborted();
-        const description = toSessionDescription(answer);
-        await pc.setLocalDescription(description);
-        return description;
-      }),
-      acceptRemoteDescription: fromPromise(async ({ input }) => {
-        const before = pc.remoteDescription ? iceUfrag(pc.remoteDescription.sdp) : undefined;
-        await pc.setRemoteDescription(input.description);
-        return { restartsIce: before !== undefined && before !== iceUfrag(input.description.sdp) };
-      }),
-      rollback: fromPromise(async () => {
-        if (pc.signalingState !== 'stable') await pc.setLocalDescription({ type: 'rollback' });
-      }),
-    },
-    actions: {
-      sendDescription: (_, { description }) => {
-        logger.log('debug', 'negotiation', `send ${description.type}`, { peerId });
-        send({ type: 'description', description });
-      },
-      sendCandidates: (_, { candidates }) => {
-        for (const candidate of candidates) send({ type: 'candidate', candidate });
-      },
-      addIceCandidates: ({ self }, { candidates }) => {
-        // Not awaited: each call is chained behind the remote description the
-        // machine has already applied, and nothing waits on the result.
-        for (const candidate of candidates) {
-          const added = candidate === null ? pc.addIceCandidate() : pc.addIceCandidate(candidate);
-          added.catch((error: unknown) => {
-            if (self.getSnapshot().status !== 'active') return;
-            const remote = pc.remoteDescription?.sdp;
-            const superseded =
-              candidate !== null && remote !== undefined && !candidateFitsDescription(candidate, remote);
-            self.send({ type: 'pc.candidaterejected', error, superseded });
-          });
-        }
-      },
-      restartIce: () => pc.restartIce?.(),
-      closeConnection: () => pc.close(),
-    },
-    delays: { coalesceNegotiation: options.coalesceMs ?? 0 },
-  });
-
   const input: NegotiationInput = { peerId, polite: options.polite };
   if (options.maxDeferredSignals !== undefined) input.maxDeferredSignals = options.maxDeferredSignals;
-  const actor = createActor(machine, {
+  if (options.coalesceMs !== undefined) input.coalesceMs = options.coalesceMs;
+  const actor = createActor(connectedMachine, {
     input,
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
+
+  bindings.set(actor.system, { pc: options.pc, send: options.send, logger, peerId });
 
   actor.on('negotiation.error', ({ error }) => {
     logger.log('warn', 'negotiation', error.message, { peerId, code: error.code });
