@@ -5,7 +5,7 @@
  * `browser-driver.ts`): every call takes and returns plain data, so
  * Playwright can carry it across.
  *
- * A peer's outgoing signals go through a {@link SignalPipe}: in order, each in
+ * A peer's outgoing signals go through a {@link HoldablePipe}: in order, each in
  * its own task, as a WebSocket would deliver them. A pipe can be held, which
  * lets the test make both sides offer before either offer arrives: a
  * guaranteed collision rather than a likely one.
@@ -52,7 +52,7 @@ export interface TransportStatus {
   selectedPairChanges: number | null;
 }
 
-class SignalPipe {
+class HoldablePipe {
   private held = false;
   private readonly buffer: OutgoingSignal[] = [];
 
@@ -85,7 +85,7 @@ class SignalPipe {
 class Peer {
   readonly pc = new RTCPeerConnection({ iceServers: [] });
   readonly actor: NegotiationActor;
-  readonly pipe: SignalPipe;
+  readonly pipe: HoldablePipe;
   readonly sent = { offers: 0, answers: 0, candidates: 0 };
   readonly iceStates: RTCIceConnectionState[] = [];
   readonly hostAddresses: string[] = [];
@@ -99,7 +99,7 @@ class Peer {
     readonly polite: boolean,
     route: Route,
   ) {
-    this.pipe = new SignalPipe((signal) => {
+    this.pipe = new HoldablePipe((signal) => {
       if (route.to === 'node') void window.rtcpoolSignal(name, signal);
       else peers.get(route.peer)?.receive(signal);
     });
