@@ -186,10 +186,12 @@ export function createNegotiationActor(options: NegotiationActorOptions): Negoti
 
   bindings.set(actor.system, { pc: options.pc, send: options.send, logger, peerId });
 
-  actor.on('negotiation.error', ({ error }) => {
-    logger.log('warn', 'negotiation', error.message, { peerId, code: error.code });
-    options.onError?.(error);
-  });
+  if (options.logger || options.onError) {
+    actor.on('negotiation.error', ({ error }) => {
+      logger.log('warn', 'negotiation', error.message, { peerId, code: error.code });
+      options.onError?.(error);
+    });
+  }
   let lastState = '';
   actor.subscribe({
     // Only a caller who asked for logs pays for rendering every state.
