@@ -86,6 +86,18 @@ function bindingOf(system: object): Binding {
   return binding;
 }
 
+/** Applies an offer or answer created explicitly (wrtc has no parameterless setLocalDescription). */
+async function setLocal(
+  pc: PeerConnectionLike,
+  created: Promise<{ type: string; sdp?: string }>,
+  signal: AbortSignal,
+): Promise<SessionDescription> {
+  const description = toSessionDescription(await created);
+  signal.throwIfAborted();
+  await pc.setLocalDescription(description);
+  return description;
+}
+
 /**
  * The machine with its effects, provided once: each actor finds its own
  * connection through its actor system, so creating an actor does not copy
@@ -115,21 +127,13 @@ const connectedMachine = negotiationMachine.provide({
         pc.close();
       };
     }),
-    makeOffer: fromPromise(async ({ input, signal, system }) => {
+    makeOffer: fromPromise(({ input, signal, system }) => {
       const { pc } = bindingOf(system);
-      const offer = await pc.createOffer(input.iceRestart ? { iceRestart: true } : undefined);
-      signal.throwIfAborted();
-      const description = toSessionDescription(offer);
-      await pc.setLocalDescription(description);
-      return description;
+      return setLocal(pc, pc.createOffer(input.iceRestart ? { iceRestart: true } : undefined), signal);
     }),
-    makeAnswer: fromPromise(async ({ signal, system }) => {
+    makeAnswer: fromPromise(({ signal, system }) => {
       const { pc } = bindingOf(system);
-      const answer = await pc.createAnswer();
-      signal.throwIfAborted();
-      const description = toSessionDescription(answer);
-      await pc.setLocalDescription(description);
-      return description;
+      return setLocal(pc, pc.createAnswer(), signal);
     }),
     acceptRemoteDescription: fromPromise(async ({ input, system }) => {
       const { pc } = bindingOf(system);
