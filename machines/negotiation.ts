@@ -13,9 +13,10 @@
  *
  * Every effect is a named action or actor supplied through `.provide()` (see
  * `src/negotiation.ts`); the defaults do nothing, so the bare machine can be
- * inspected or simulated on its own.
+ * inspected or simulated on its own. The connection's own events arrive as
+ * `pc.*` events sent by whoever owns its listeners.
  */
-import { assertEvent, assign, emit, fromCallback, fromPromise, setup } from 'xstate';
+import { assertEvent, assign, emit, fromPromise, setup } from 'xstate';
 import { NegotiationError, type NegotiationErrorCode } from '../src/errors.js';
 import type { IceCandidate, IceConnectionState, PeerConnectionState, SessionDescription } from '../src/types.js';
 
@@ -94,8 +95,6 @@ const negotiation = setup({
     emitted: {} as NegotiationEmitted,
   },
   actors: {
-    /** Owns the connection's event listeners; its cleanup removes them. */
-    listen: fromCallback<NegotiationEvent>(() => undefined),
     /** createOffer (with iceRestart when asked) then setLocalDescription(offer). */
     makeOffer: notProvided<SessionDescription, { iceRestart: boolean }>('makeOffer'),
     /** createAnswer then setLocalDescription(answer). */
@@ -222,7 +221,6 @@ export const negotiationMachine = negotiation
       iceConnectionState: 'new',
       connectionState: 'new',
     }),
-    invoke: { src: 'listen' },
     initial: 'stable',
     on: {
       // Busy states inherit these: a signal waits until the operation finishes.

@@ -1,12 +1,4 @@
-import {
-  type Actor,
-  type ActorOptions,
-  createActor,
-  fromCallback,
-  fromPromise,
-  type InspectionEvent,
-  type Observer,
-} from 'xstate';
+import { type Actor, type ActorOptions, createActor, fromPromise, type InspectionEvent, type Observer } from 'xstate';
 import { type NegotiationEvent, type NegotiationInput, negotiationMachine } from '../machines/negotiation.js';
 import { NegotiationError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -86,6 +78,32 @@ function bindingOf(system: object): Binding {
   return binding;
 }
 
+/**
+ * Turns the connection's events into machine events. Plain listeners rather
+ * than a child actor: an idle negotiator is then one actor, not two.
+ * Returns the function that removes them.
+ */
+function forwardConnectionEvents(pc: PeerConnectionLike, actor: NegotiationActor): () => void {
+  const listeners: Record<string, (event: unknown) => void> = {
+    negotiationneeded: () => actor.send({ type: 'pc.negotiationneeded' }),
+    icecandidate: (event) => actor.send({ type: 'pc.icecandidate', candidate: toIceCandidate(event) }),
+    iceconnectionstatechange: () => {
+      if (isIceConnectionState(pc.iceConnectionState)) {
+        actor.send({ type: 'pc.iceconnectionstatechange', state: pc.iceConnectionState });
+      }
+    },
+    connectionstatechange: () => {
+      if (isPeerConnectionState(pc.connectionState)) {
+        actor.send({ type: 'pc.connectionstatechange', state: pc.connectionState });
+      }
+    },
+  };
+  for (const [type, listener] of Object.entries(listeners)) pc.addEventListener(type, listener);
+  return () => {
+    for (const [type, listener] of Object.entries(listeners)) pc.removeEventListener(type, listener);
+  };
+}
+
 /** Applies an offer or answer created explicitly (wrtc has no parameterless setLocalDescription). */
 async function setLocal(
   pc: PeerConnectionLike,
@@ -105,28 +123,6 @@ async function setLocal(
  */
 const connectedMachine = negotiationMachine.provide({
   actors: {
-    listen: fromCallback<NegotiationEvent>(({ sendBack, system }) => {
-      const { pc } = bindingOf(system);
-      const listeners: Record<string, (event: unknown) => void> = {
-        negotiationneeded: () => sendBack({ type: 'pc.negotiationneeded' }),
-        icecandidate: (event) => sendBack({ type: 'pc.icecandidate', candidate: toIceCandidate(event) }),
-        iceconnectionstatechange: () => {
-          if (isIceConnectionState(pc.iceConnectionState)) {
-            sendBack({ type: 'pc.iceconnectionstatechange', state: pc.iceConnectionState });
-          }
-        },
-        connectionstatechange: () => {
-          if (isPeerConnectionState(pc.connectionState)) {
-            sendBack({ type: 'pc.connectionstatechange', state: pc.connectionState });
-          }
-        },
-      };
-      for (const [type, listener] of Object.entries(listeners)) pc.addEventListener(type, listener);
-      return () => {
-        for (const [type, listener] of Object.entries(listeners)) pc.removeEventListener(type, listener);
-        pc.close();
-      };
-    }),
     makeOffer: fromPromise(({ input, signal, system }) => {
       const { pc } = bindingOf(system);
       return setLocal(pc, pc.createOffer(input.iceRestart ? { iceRestart: true } : undefined), signal);
@@ -196,6 +192,13 @@ export function createNegotiationActor(options: NegotiationActorOptions): Negoti
       options.onError?.(error);
     });
   }
+  const { pc } = options;
+  const stopForwarding = forwardConnectionEvents(pc, actor);
+  // Whichever way the actor ends (app.close, stop(), a crash), the listeners go and the connection closes.
+  const release = () => {
+    stopForwarding();
+    pc.close();
+  };
   let lastState = '';
   actor.subscribe({
     // Only a caller who asked for logs pays for rendering every state.
@@ -209,10 +212,12 @@ export function createNegotiationActor(options: NegotiationActorOptions): Negoti
     }),
     // A bug in the machine must not become an unhandled rejection.
     error: (cause) => {
+      release();
       const error = NegotiationError.from('machine-failed', cause);
       logger.log('error', 'negotiation', error.message, { peerId });
       options.onError?.(error);
     },
+    complete: release,
   });
   return actor.start();
 }
