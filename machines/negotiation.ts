@@ -96,17 +96,17 @@ const negotiation = setup({
   },
   actors: {
     /** createOffer (with iceRestart when asked) then setLocalDescription(offer). */
-    makeOffer: notProvided<SessionDescription, { iceRestart: boolean }>('makeOffer'),
+    makeOffer: notProvided<SessionDescription, { peerId: string; iceRestart: boolean }>('makeOffer'),
     /** createAnswer then setLocalDescription(answer). */
-    makeAnswer: notProvided<SessionDescription, void>('makeAnswer'),
+    makeAnswer: notProvided<SessionDescription, { peerId: string }>('makeAnswer'),
     /** setRemoteDescription for an offer or an answer. */
-    acceptRemoteDescription: notProvided<RemoteDescriptionResult, { description: SessionDescription }>(
+    acceptRemoteDescription: notProvided<RemoteDescriptionResult, { peerId: string; description: SessionDescription }>(
       'acceptRemoteDescription',
     ),
     /** Back to stable: setLocalDescription({ type: 'rollback' }) unless already there. */
     // Without a connection there is nothing to roll back, so the bare machine
     // (in an inspector) recovers to stable instead of failing.
-    rollback: fromPromise<void, void>(async () => undefined),
+    rollback: fromPromise<void, { peerId: string }>(async () => undefined),
   },
   actions: {
     sendDescription: (_, _params: { description: SessionDescription }) => undefined,
@@ -291,7 +291,7 @@ export const negotiationMachine = negotiation
         on: { 'pc.icecandidate': { actions: 'holdCandidate' } },
         invoke: {
           src: 'makeOffer',
-          input: ({ context }) => ({ iceRestart: context.iceRestartNeeded }),
+          input: ({ context }) => ({ peerId: context.peerId, iceRestart: context.iceRestartNeeded }),
           onDone: {
             target: 'haveLocalOffer',
             actions: [
@@ -340,6 +340,7 @@ export const negotiationMachine = negotiation
         description: 'Polite peer withdrawing its own offer after a collision.',
         invoke: {
           src: 'rollback',
+          input: ({ context }) => ({ peerId: context.peerId }),
           onDone: 'acceptingOffer',
           onError: {
             target: 'failed',
@@ -352,7 +353,7 @@ export const negotiationMachine = negotiation
         exit: assign({ remoteOffer: null }),
         invoke: {
           src: 'acceptRemoteDescription',
-          input: ({ context }) => ({ description: context.remoteOffer as SessionDescription }),
+          input: ({ context }) => ({ peerId: context.peerId, description: context.remoteOffer as SessionDescription }),
           onDone: {
             target: 'makingAnswer',
             actions: [
@@ -378,6 +379,7 @@ export const negotiationMachine = negotiation
         on: { 'pc.icecandidate': { actions: 'holdCandidate' } },
         invoke: {
           src: 'makeAnswer',
+          input: ({ context }) => ({ peerId: context.peerId }),
           onDone: { target: 'stable', actions: sendLocalDescription },
           onError: {
             target: 'recovering',
@@ -394,9 +396,9 @@ export const negotiationMachine = negotiation
         exit: assign({ isSettingRemoteAnswerPending: false }),
         invoke: {
           src: 'acceptRemoteDescription',
-          input: ({ event }) => {
+          input: ({ context, event }) => {
             assertEvent(event, 'signal.description');
-            return { description: event.description };
+            return { peerId: context.peerId, description: event.description };
           },
           onDone: {
             target: 'stable',
@@ -415,6 +417,7 @@ export const negotiationMachine = negotiation
         description: 'A step failed: return the connection to stable and carry on.',
         invoke: {
           src: 'rollback',
+          input: ({ context }) => ({ peerId: context.peerId }),
           onDone: 'stable',
           onError: {
             target: 'failed',

@@ -63,18 +63,30 @@ export type NegotiationActor = Actor<typeof negotiationMachine>;
  * pc.createDataChannel('chat'); // negotiated automatically
  */
 /** What the effects of one actor act on; found through the actor's system. */
-interface Binding {
+export interface Binding {
   pc: PeerConnectionLike;
   send: (signal: OutgoingSignal) => void;
   logger: Logger;
   peerId: string;
 }
 
-const bindings = new WeakMap<object, Binding>();
+/** Per actor system (one per root actor), the connection of each negotiating peer. */
+const bindings = new WeakMap<object, Map<string, Binding>>();
 
-function bindingOf(system: object): Binding {
-  const binding = bindings.get(system);
-  if (!binding) throw new NegotiationError('not-provided', 'this actor was not created by createNegotiationActor');
+/** Makes `peerId`'s connection known to the negotiation actors of `system`. */
+export function bindConnection(system: object, peerId: string, binding: Binding): void {
+  let peers = bindings.get(system);
+  if (!peers) bindings.set(system, (peers = new Map()));
+  peers.set(peerId, binding);
+}
+
+export function unbindConnection(system: object, peerId: string): void {
+  bindings.get(system)?.delete(peerId);
+}
+
+function bindingOf(system: object, peerId: string): Binding {
+  const binding = bindings.get(system)?.get(peerId);
+  if (!binding) throw new NegotiationError('not-provided', `no connection is bound for peer "${peerId}"`);
   return binding;
 }
 
@@ -121,39 +133,39 @@ async function setLocal(
  * connection through its actor system, so creating an actor does not copy
  * the machine definition.
  */
-const connectedMachine = negotiationMachine.provide({
+export const connectedNegotiationMachine = negotiationMachine.provide({
   actors: {
     makeOffer: fromPromise(({ input, signal, system }) => {
-      const { pc } = bindingOf(system);
+      const { pc } = bindingOf(system, input.peerId);
       return setLocal(pc, pc.createOffer(input.iceRestart ? { iceRestart: true } : undefined), signal);
     }),
-    makeAnswer: fromPromise(({ signal, system }) => {
-      const { pc } = bindingOf(system);
+    makeAnswer: fromPromise(({ input, signal, system }) => {
+      const { pc } = bindingOf(system, input.peerId);
       return setLocal(pc, pc.createAnswer(), signal);
     }),
     acceptRemoteDescription: fromPromise(async ({ input, system }) => {
-      const { pc } = bindingOf(system);
+      const { pc } = bindingOf(system, input.peerId);
       const before = pc.remoteDescription ? iceUfrag(pc.remoteDescription.sdp) : undefined;
       await pc.setRemoteDescription(input.description);
       return { restartsIce: before !== undefined && before !== iceUfrag(input.description.sdp) };
     }),
-    rollback: fromPromise(async ({ system }) => {
-      const { pc } = bindingOf(system);
+    rollback: fromPromise(async ({ input, system }) => {
+      const { pc } = bindingOf(system, input.peerId);
       if (pc.signalingState !== 'stable') await pc.setLocalDescription({ type: 'rollback' });
     }),
   },
   actions: {
-    sendDescription: ({ system }, { description }) => {
-      const { send, logger, peerId } = bindingOf(system);
+    sendDescription: ({ context, system }, { description }) => {
+      const { send, logger, peerId } = bindingOf(system, context.peerId);
       logger.log('debug', 'negotiation', `send ${description.type}`, { peerId });
       send({ type: 'description', description });
     },
-    sendCandidates: ({ system }, { candidates }) => {
-      const { send } = bindingOf(system);
+    sendCandidates: ({ context, system }, { candidates }) => {
+      const { send } = bindingOf(system, context.peerId);
       for (const candidate of candidates) send({ type: 'candidate', candidate });
     },
-    addIceCandidates: ({ self, system }, { candidates }) => {
-      const { pc } = bindingOf(system);
+    addIceCandidates: ({ context, self, system }, { candidates }) => {
+      const { pc } = bindingOf(system, context.peerId);
       // Not awaited: each call is chained behind the remote description the
       // machine has already applied, and nothing waits on the result.
       for (const candidate of candidates) {
@@ -166,8 +178,8 @@ const connectedMachine = negotiationMachine.provide({
         });
       }
     },
-    restartIce: ({ system }) => bindingOf(system).pc.restartIce?.(),
-    closeConnection: ({ system }) => bindingOf(system).pc.close(),
+    restartIce: ({ context, system }) => bindingOf(system, context.peerId).pc.restartIce?.(),
+    closeConnection: ({ context, system }) => bindingOf(system, context.peerId).pc.close(),
   },
 });
 
@@ -178,13 +190,13 @@ export function createNegotiationActor(options: NegotiationActorOptions): Negoti
   const input: NegotiationInput = { peerId, polite: options.polite };
   if (options.maxDeferredSignals !== undefined) input.maxDeferredSignals = options.maxDeferredSignals;
   if (options.coalesceMs !== undefined) input.coalesceMs = options.coalesceMs;
-  const actor = createActor(connectedMachine, {
+  const actor = createActor(connectedNegotiationMachine, {
     input,
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
 
-  bindings.set(actor.system, { pc: options.pc, send: options.send, logger, peerId });
+  bindConnection(actor.system, peerId, { pc: options.pc, send: options.send, logger, peerId });
 
   if (options.logger || options.onError) {
     actor.on('negotiation.error', ({ error }) => {
@@ -198,6 +210,7 @@ export function createNegotiationActor(options: NegotiationActorOptions): Negoti
   const release = () => {
     stopForwarding();
     pc.close();
+    unbindConnection(actor.system, peerId);
   };
   let lastState = '';
   actor.subscribe({
