@@ -38,6 +38,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from 'xstate';
 import { negotiationMachine } from '../machines/negotiation.js';
+import { poolMachine } from '../machines/pool.js';
 
 /** One diagram to keep up to date: add a line here to document another machine. */
 export interface DiagramTarget {
@@ -50,6 +51,7 @@ export interface DiagramTarget {
 
 export const diagrams: readonly DiagramTarget[] = [
   { name: 'negotiation', machine: negotiationMachine, file: 'docs/negotiation.md' },
+  { name: 'pool', machine: poolMachine, file: 'docs/pool.md' },
 ];
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));

@@ -95,18 +95,21 @@ function bindingOf(system: object, peerId: string): Binding {
  * than a child actor: an idle negotiator is then one actor, not two.
  * Returns the function that removes them.
  */
-function forwardConnectionEvents(pc: PeerConnectionLike, actor: NegotiationActor): () => void {
+export function forwardConnectionEvents(
+  pc: PeerConnectionLike,
+  deliver: (event: NegotiationEvent) => void,
+): () => void {
   const listeners: Record<string, (event: unknown) => void> = {
-    negotiationneeded: () => actor.send({ type: 'pc.negotiationneeded' }),
-    icecandidate: (event) => actor.send({ type: 'pc.icecandidate', candidate: toIceCandidate(event) }),
+    negotiationneeded: () => deliver({ type: 'pc.negotiationneeded' }),
+    icecandidate: (event) => deliver({ type: 'pc.icecandidate', candidate: toIceCandidate(event) }),
     iceconnectionstatechange: () => {
       if (isIceConnectionState(pc.iceConnectionState)) {
-        actor.send({ type: 'pc.iceconnectionstatechange', state: pc.iceConnectionState });
+        deliver({ type: 'pc.iceconnectionstatechange', state: pc.iceConnectionState });
       }
     },
     connectionstatechange: () => {
       if (isPeerConnectionState(pc.connectionState)) {
-        actor.send({ type: 'pc.connectionstatechange', state: pc.connectionState });
+        deliver({ type: 'pc.connectionstatechange', state: pc.connectionState });
       }
     },
   };
@@ -205,7 +208,7 @@ export function createNegotiationActor(options: NegotiationActorOptions): Negoti
     });
   }
   const { pc } = options;
-  const stopForwarding = forwardConnectionEvents(pc, actor);
+  const stopForwarding = forwardConnectionEvents(pc, (event) => actor.send(event));
   // Whichever way the actor ends (app.close, stop(), a crash), the listeners go and the connection closes.
   const release = () => {
     stopForwarding();

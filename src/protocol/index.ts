@@ -1,0 +1,32 @@
+/**
+ * The signalling wire protocol ("ssp"), shared by the client pool and the
+ * signalling server: message types, constructors, and the one parser that
+ * turns `unknown` into a typed message or a {@link SignallingError}. No DOM,
+ * no Node APIs, no dependencies.
+ */
+export { SignallingError, type SignallingErrorCode } from './errors.js';
+export {
+  CLIENT_EVENTS,
+  type ClientEventType,
+  type ClientMessage,
+  candidateMessage,
+  encodeFrame,
+  type JoinedData,
+  type JsonValue,
+  joinMessage,
+  LEGACY_SERVER_EVENTS,
+  PROTOCOL_LIMITS,
+  type ProtocolMessage,
+  SERVER_EVENTS,
+  type ServerEventType,
+  type ServerMessage,
+  sdpMessage,
+} from './messages.js';
+export {
+  type ParseOptions,
+  type ParseResult,
+  parseClientEvent,
+  parseClientFrame,
+  parseServerEvent,
+  parseServerFrame,
+} from './parse.js';

@@ -1,0 +1,134 @@
+import type { IceCandidate, SessionDescription } from '../types.js';
+
+/** Events a server sends, by their version 2 names: what {@link parseServerFrame} yields. */
+export const SERVER_EVENTS = [
+  'rtc:joined',
+  'rtc:peer',
+  'rtc:sdp',
+  'rtc:candidate',
+  'rtc:close',
+  'rtc:stop',
+  'rtc:describe',
+  'rtc:error',
+] as const;
+
+/**
+ * Version 1 event names that are still accepted from a server and renamed:
+ * `rtc:request_offers` becomes `rtc:peer`, `rtc:offer` and `rtc:answer` become `rtc:sdp`.
+ */
+export const LEGACY_SERVER_EVENTS = ['rtc:request_offers', 'rtc:offer', 'rtc:answer'] as const;
+
+/** Events a client sends (version 2 only). */
+export const CLIENT_EVENTS = ['rtc:join', 'rtc:sdp', 'rtc:candidate'] as const;
+
+export type ServerEventType = (typeof SERVER_EVENTS)[number];
+export type ClientEventType = (typeof CLIENT_EVENTS)[number];
+
+/**
+ * Bounds every parser enforces. Lengths are in UTF-16 code units, as
+ * `string.length` counts them; `maxFrameBytes` is in UTF-8 bytes.
+ */
+export const PROTOCOL_LIMITS = {
+  /** Default largest raw frame (a string or bytes) that is parsed at all. */
+  maxFrameBytes: 64 * 1024,
+  maxIdLength: 128,
+  maxPoolLength: 256,
+  maxSdpLength: 256 * 1024,
+  maxCandidateLength: 4 * 1024,
+  /** `sdpMid` and `usernameFragment` (RFC 8839 caps an ufrag at 256 characters). */
+  maxIceFieldLength: 256,
+  /** `rtc:error` message and reason. */
+  maxErrorLength: 4 * 1024,
+  /** Nesting of a peer's JSON description. */
+  maxDescriptionDepth: 32,
+  /** Values (every array, object, string, ...) in all the JSON descriptions of one frame. */
+  maxDescriptionValues: 10_000,
+} as const;
+
+/** What `JSON.parse` can produce. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** `rtc:joined`: this endpoint is in the pool. */
+export interface JoinedData {
+  /** This endpoint's id. */
+  client_id: string;
+  /** Ids of the peers already in the pool: the joiner is polite toward each of them. Distinct, never `client_id`. */
+  peers: string[];
+  /**
+   * Peer id -> the JSON description the back-end set, or null. Has an entry for
+   * every peer (null when the server sent none: version 1 servers may omit the
+   * whole map) and may have others, such as `client_id`'s own. It has no
+   * prototype, so a peer named `toString` or `__proto__` reads back safely.
+   */
+  descriptions: Record<string, JsonValue>;
+  /** The pool actually joined (the server may map the requested name); null when a version 1 server did not say. */
+  pool: string | null;
+}
+
+/** A message from the signalling server, normalized to version 2 names and fields. */
+export type ServerMessage =
+  | { type: 'rtc:joined'; data: JoinedData }
+  /** A peer joined after us; we are impolite toward it. */
+  | { type: 'rtc:peer'; data: { id: string } }
+  /** A description from peer `peer`. */
+  | { type: 'rtc:sdp'; data: { peer: string; description: SessionDescription } }
+  /** A trickled candidate from peer `from`; null marks the end of its candidates. */
+  | { type: 'rtc:candidate'; data: { from: string; candidate: IceCandidate | null } }
+  /** Peer `id` left the pool. */
+  | { type: 'rtc:close'; data: { id: string } }
+  /** The server force-closed the pool. */
+  | { type: 'rtc:stop'; data: Record<string, never> }
+  /** The back-end set peer `id`'s description. */
+  | { type: 'rtc:describe'; data: { id: string; description: JsonValue } }
+  /** The server rejected something this client sent. */
+  | { type: 'rtc:error'; data: { message: string; reason?: string } };
+
+/** A message from a client to the signalling server (version 2). */
+export type ClientMessage =
+  | { type: 'rtc:join'; data: { pool: string } }
+  | { type: 'rtc:sdp'; data: { to: string; description: SessionDescription } }
+  | { type: 'rtc:candidate'; data: { for: string; candidate: IceCandidate | null } };
+
+/** Either side's message, as it travels: `{ type, data }`. */
+export type ProtocolMessage = ServerMessage | ClientMessage;
+
+/**
+ * Asks to join (or create, on a public server) a pool.
+ *
+ * @example
+ * socket.send(encodeFrame(joinMessage('room-42')));
+ */
+export function joinMessage(pool: string): ClientMessage {
+  return { type: 'rtc:join', data: { pool } };
+}
+
+/**
+ * Relays an offer or answer to peer `to`.
+ *
+ * @example
+ * socket.send(encodeFrame(sdpMessage(peerId, { type: 'offer', sdp })));
+ */
+export function sdpMessage(to: string, description: SessionDescription): ClientMessage {
+  return { type: 'rtc:sdp', data: { to, description } };
+}
+
+/**
+ * Relays a trickled candidate (null: end of candidates) to peer `forId`.
+ *
+ * @example
+ * socket.send(encodeFrame(candidateMessage(peerId, candidate)));
+ */
+export function candidateMessage(forId: string, candidate: IceCandidate | null): ClientMessage {
+  return { type: 'rtc:candidate', data: { for: forId, candidate } };
+}
+
+/**
+ * The JSON text frame `{"type": ..., "data": {...}}` for a raw WebSocket.
+ * (A socket.io transport emits `message.type` with `message.data` instead.)
+ *
+ * @example
+ * socket.send(encodeFrame({ type: 'rtc:peer', data: { id } })); // on the server
+ */
+export function encodeFrame(message: ProtocolMessage): string {
+  return JSON.stringify({ type: message.type, data: message.data });
+}
