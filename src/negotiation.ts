@@ -41,27 +41,6 @@ export interface NegotiationActorOptions {
 
 export type NegotiationActor = Actor<typeof negotiationMachine>;
 
-/**
- * Binds the perfect-negotiation machine to a real `RTCPeerConnection` (or
- * `@roamhq/wrtc`, `werift`, or anything {@link PeerConnectionLike}) and starts
- * it. Feed remote signals with `actor.send({ type: 'signal.description', description })`
- * and `{ type: 'signal.candidate', candidate }`; stop with `actor.send({ type: 'app.close' })`
- * or `actor.stop()`, both of which close the connection and remove every listener.
- *
- * @example
- * const pc = new RTCPeerConnection({ iceServers: [] });
- * const actor = createNegotiationActor({
- *   pc,
- *   polite: true,
- *   send: (signal) => socket.send(JSON.stringify(signal)),
- * });
- * socket.onmessage = ({ data }) => {
- *   const signal = JSON.parse(data);
- *   if (signal.type === 'description') actor.send({ type: 'signal.description', description: signal.description });
- *   else actor.send({ type: 'signal.candidate', candidate: signal.candidate });
- * };
- * pc.createDataChannel('chat'); // negotiated automatically
- */
 /** What the effects of one actor act on; found through the actor's system. */
 export interface Binding {
   pc: PeerConnectionLike;
@@ -186,6 +165,27 @@ export const connectedNegotiationMachine = negotiationMachine.provide({
   },
 });
 
+/**
+ * Binds the perfect-negotiation machine to a real `RTCPeerConnection` (or
+ * `@roamhq/wrtc`, `werift`, or anything {@link PeerConnectionLike}) and starts
+ * it. Feed remote signals with `actor.send({ type: 'signal.description', description })`
+ * and `{ type: 'signal.candidate', candidate }`; stop with `actor.send({ type: 'app.close' })`
+ * or `actor.stop()`, both of which close the connection and remove every listener.
+ *
+ * @example
+ * const pc = new RTCPeerConnection({ iceServers: [] });
+ * const actor = createNegotiationActor({
+ *   pc,
+ *   polite: true,
+ *   send: (signal) => socket.send(JSON.stringify(signal)),
+ * });
+ * socket.onmessage = ({ data }) => {
+ *   const signal = JSON.parse(data);
+ *   if (signal.type === 'description') actor.send({ type: 'signal.description', description: signal.description });
+ *   else actor.send({ type: 'signal.candidate', candidate: signal.candidate });
+ * };
+ * pc.createDataChannel('chat'); // negotiated automatically
+ */
 export function createNegotiationActor(options: NegotiationActorOptions): NegotiationActor {
   const logger = options.logger ?? silentLogger;
   const peerId = options.peerId ?? 'peer';
