@@ -11,11 +11,11 @@
  * through `.provide()` by `src/pool-actor.ts`.
  */
 import { assign, emit, enqueueActions, setup } from 'xstate';
+import type { JsonValue } from '../src/protocol/index.js';
 import type { IceCandidate, SessionDescription } from '../src/types.js';
 import { negotiationMachine } from './negotiation.js';
 
-/** A description is any JSON value the server attached to an endpoint. */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type { JsonValue };
 
 /** What the signalling channel tells the pool, already parsed and typed. */
 export type PoolSignalEvent =

@@ -8,7 +8,6 @@ export {
   type SignalEvent,
 } from '../machines/negotiation.js';
 export {
-  type JsonValue,
   type PoolContext,
   type PoolEmitted,
   type PoolEvent,
@@ -19,12 +18,27 @@ export {
 export { NegotiationError, type NegotiationErrorCode } from './errors.js';
 export { consoleLogger, type LogArea, type Logger, type LogLevel, silentLogger } from './logger.js';
 export {
+  type DataChannelLike,
+  ManagedConnection,
+  type ManagedConnectionEventType,
+  type MediaPeerConnection,
+} from './managed-connection.js';
+export {
   createNegotiationActor,
   type NegotiationActor,
   type NegotiationActorOptions,
   type OutgoingSignal,
 } from './negotiation.js';
 export type { PeerConnectionLike } from './peer-connection.js';
+export {
+  Pool,
+  PoolError,
+  type PoolEventData,
+  type PoolEventDetails,
+  PoolEvents,
+  type PoolOptions,
+  type SignallingChannel,
+} from './pool.js';
 export {
   CONTROL_CHANNEL,
   createPoolActor,
@@ -33,4 +47,28 @@ export {
   type PoolOutgoingMessage,
   type PoolPeerConnection,
 } from './pool-actor.js';
+export {
+  CLIENT_EVENTS,
+  type ClientEventType,
+  type ClientMessage,
+  candidateMessage,
+  encodeFrame,
+  type JoinedData,
+  joinMessage,
+  LEGACY_SERVER_EVENTS,
+  type ParseOptions,
+  type ParseResult,
+  PROTOCOL_LIMITS,
+  type ProtocolMessage,
+  parseClientEvent,
+  parseClientFrame,
+  parseServerEvent,
+  parseServerFrame,
+  SERVER_EVENTS,
+  type ServerEventType,
+  type ServerMessage,
+  SignallingError,
+  type SignallingErrorCode,
+  sdpMessage,
+} from './protocol/index.js';
 export type { IceCandidate, IceConnectionState, PeerConnectionState, SessionDescription } from './types.js';

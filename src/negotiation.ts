@@ -54,8 +54,8 @@ const bindings = new WeakMap<object, Map<string, Binding>>();
 
 /** Makes `peerId`'s connection known to the negotiation actors of `system`. */
 export function bindConnection(system: object, peerId: string, binding: Binding): void {
-  let peers = bindings.get(system);
-  if (!peers) bindings.set(system, (peers = new Map()));
+  const peers = bindings.get(system) ?? new Map<string, Binding>();
+  bindings.set(system, peers);
   peers.set(peerId, binding);
 }
 

@@ -9,13 +9,10 @@ import {
   unbindConnection,
 } from './negotiation.js';
 import type { PeerConnectionLike } from './peer-connection.js';
-import type { IceCandidate, SessionDescription } from './types.js';
+import type { ClientMessage } from './protocol/index.js';
 
 /** What the pool sends to the signalling server (protocol version 2). */
-export type PoolOutgoingMessage =
-  | { type: 'rtc:join'; data: { pool: string } }
-  | { type: 'rtc:sdp'; data: { to: string; description: SessionDescription } }
-  | { type: 'rtc:candidate'; data: { for: string; candidate: IceCandidate | null } };
+export type PoolOutgoingMessage = ClientMessage;
 
 /** A connection the pool can start negotiating by opening its control channel. */
 export interface PoolPeerConnection extends PeerConnectionLike {

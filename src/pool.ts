@@ -1,0 +1,301 @@
+import { distinctUntilChanged, Observable, Subject } from 'rxjs';
+import type { InspectionEvent, Observer } from 'xstate';
+import type { JsonValue, PoolSignalEvent } from '../machines/pool.js';
+import { type Logger, silentLogger } from './logger.js';
+import { type DataChannelLike, ManagedConnection, type MediaPeerConnection } from './managed-connection.js';
+import { createPoolActor, type PoolActor } from './pool-actor.js';
+import type { ClientMessage, ServerMessage, SignallingError } from './protocol/index.js';
+
+/** What the pool needs of a signalling channel (the `Signalling` class provides it). */
+export interface SignallingChannel {
+  /** Every server event, parsed once into a typed message. */
+  readonly messages: Observable<ServerMessage>;
+  /** Frames that could not be parsed; the channel carries on. */
+  readonly errors?: Observable<SignallingError>;
+  send(message: ClientMessage): void;
+  close(): void;
+}
+
+export interface PoolOptions {
+  /** The `RTCPeerConnection` constructor; defaults to `globalThis.RTCPeerConnection` (pass wrtc's or werift's in Node). */
+  RTCPeerConnection?: new (
+    configuration?: object,
+  ) => MediaPeerConnection;
+  /** An XState inspection observer given to the pool actor (and so to every negotiation child). */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  logger?: Logger;
+}
+
+/** Why the pool refused something; `error` events carry one. */
+export class PoolError extends Error {
+  override readonly name = 'PoolError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Every pool event, as one typed stream (`pool.events$`). */
+export type PoolEventData =
+  | { type: 'join'; id: string; pool: string }
+  | { type: 'peer'; connection: ManagedConnection }
+  | { type: 'close'; connection: ManagedConnection | null }
+  | { type: 'stop' }
+  | { type: 'describe'; connection: ManagedConnection | null; id: string; description: JsonValue }
+  | { type: 'error'; error: PoolError | SignallingError };
+
+/** The `detail` of each pool event. */
+export interface PoolEventDetails {
+  join: { id: string; pool: string };
+  peer: { connection: ManagedConnection };
+  /** The connection that closed, or null when this endpoint closed. */
+  close: ManagedConnection | null;
+  stop: Record<string, never>;
+  describe: { connection: ManagedConnection | null; id: string; description: JsonValue };
+  track: { connection: ManagedConnection; track: unknown; streams: unknown[] };
+  datachannel: { connection: ManagedConnection; channel: DataChannelLike };
+  error: { error: PoolError | SignallingError };
+}
+
+type Handler<K extends keyof PoolEventDetails> = ((event: CustomEvent<PoolEventDetails[K]>) => void) | null;
+const HANDLED = ['join', 'peer', 'close', 'stop', 'describe', 'track', 'datachannel', 'error'] as const;
+
+/**
+ * The pool's `EventTarget`: `join`, `peer`, `close`, `stop`, `describe`,
+ * `track`, `datachannel`, `error`, each also settable as `onjoin`, `onpeer`, ...
+ */
+export class PoolEvents extends EventTarget {
+  readonly #handlers = new Map<string, ((event: CustomEvent) => void) | null>();
+  declare onjoin: Handler<'join'>;
+  declare onpeer: Handler<'peer'>;
+  declare onclose: Handler<'close'>;
+  declare onstop: Handler<'stop'>;
+  declare ondescribe: Handler<'describe'>;
+  declare ontrack: Handler<'track'>;
+  declare ondatachannel: Handler<'datachannel'>;
+  declare onerror: Handler<'error'>;
+
+  constructor() {
+    super();
+    for (const type of HANDLED) {
+      this.#handlers.set(type, null);
+      Object.defineProperty(this, `on${type}`, {
+        get: () => this.#handlers.get(type) ?? null,
+        set: (handler: unknown) =>
+          this.#handlers.set(type, typeof handler === 'function' ? (handler as (event: CustomEvent) => void) : null),
+      });
+      this.addEventListener(type, (event) => this.#handlers.get(type)?.call(this, event as CustomEvent));
+    }
+  }
+}
+
+/**
+ * A pool of WebRTC connections: joins a named pool through a signalling
+ * channel and keeps a negotiated connection to every other endpoint in it.
+ *
+ * @example
+ * const pool = new Pool({ iceServers: [] }, new Signalling.websocket(new WebSocket(url)));
+ * pool.events.onpeer = ({ detail }) => detail.connection.dataChannel('chat');
+ * await pool.join('lobby');
+ */
+export class Pool {
+  readonly events = new PoolEvents();
+  readonly #events$ = new Subject<PoolEventData>();
+  readonly #actor: PoolActor;
+  readonly #signalling: SignallingChannel;
+  readonly #connections = new Map<string, ManagedConnection>();
+  #requestedPool: string | null = null;
+
+  constructor(rtcConfiguration: object, signalling: SignallingChannel, options: PoolOptions = {}) {
+    const PeerConnection =
+      options.RTCPeerConnection ??
+      (globalThis as { RTCPeerConnection?: new (configuration?: object) => MediaPeerConnection }).RTCPeerConnection;
+    if (!PeerConnection) throw new TypeError('no RTCPeerConnection here: pass options.RTCPeerConnection');
+    this.#signalling = signalling;
+    const signals = new Observable<PoolSignalEvent>((subscriber) => {
+      const messages = signalling.messages.subscribe({
+        next: (message) => subscriber.next(this.#toSignal(message)),
+        complete: () => subscriber.complete(),
+      });
+      const errors = signalling.errors?.subscribe((error) => this.#dispatch({ type: 'error', error }));
+      return () => {
+        messages.unsubscribe();
+        errors?.unsubscribe();
+      };
+    });
+    this.#actor = createPoolActor({
+      signals,
+      send: (message) => signalling.send(message),
+      closeSignalling: () => signalling.close(),
+      createPeerConnection: (peerId) => {
+        const pc = new PeerConnection(rtcConfiguration);
+        const connection = new ManagedConnection(
+          peerId,
+          pc,
+          () => this.getDescription(peerId),
+          () => this.#actor.getSnapshot().children[peerId],
+        );
+        for (const type of ['track', 'datachannel'] as const) {
+          connection.addEventListener(type, (event) =>
+            this.events.dispatchEvent(new CustomEvent(type, { detail: (event as CustomEvent).detail })),
+          );
+        }
+        this.#connections.set(peerId, connection);
+        return pc;
+      },
+      logger: options.logger ?? silentLogger,
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+    });
+    this.#actor.on('pool.joined', ({ id, pool, peers }) => {
+      this.#dispatch({ type: 'join', id, pool });
+      for (const peerId of peers) this.#announce(peerId);
+    });
+    this.#actor.on('pool.peer', ({ id }) => this.#announce(id));
+    this.#actor.on('pool.peerleft', ({ id }) => {
+      const connection = this.#connections.get(id);
+      if (!connection) return;
+      connection.dispose();
+      this.#connections.delete(id);
+      this.#dispatch({ type: 'close', connection });
+    });
+    this.#actor.on('pool.describe', ({ id, description }) =>
+      this.#dispatch({ type: 'describe', connection: this.#connections.get(id) ?? null, id, description }),
+    );
+    this.#actor.on('pool.problem', ({ problem, message }) =>
+      this.#dispatch({ type: 'error', error: new PoolError(problem, message) }),
+    );
+    this.#actor.on('pool.stop', () => this.#dispatch({ type: 'stop' }));
+    this.#actor.on('pool.closed', () => this.#dispatch({ type: 'close', connection: null }));
+    this.#actor.subscribe({
+      complete: () => {
+        for (const connection of this.#connections.values()) connection.dispose();
+        this.#connections.clear();
+        this.#events$.complete();
+      },
+    });
+  }
+
+  /** This endpoint's id; null until joined. */
+  get id(): string | null {
+    return this.#actor.getSnapshot().context.selfId;
+  }
+
+  /** One managed connection per remote peer. */
+  get connections(): ManagedConnection[] {
+    return [...this.#connections.values()];
+  }
+
+  get nconnections(): number {
+    return this.#connections.size;
+  }
+
+  getConnection(id: string): ManagedConnection | undefined {
+    return this.#connections.get(id);
+  }
+
+  /** The trusted description the server set for endpoint `id` (null when none). */
+  getDescription(id: string): JsonValue {
+    return this.#actor.getSnapshot().context.descriptions[id] ?? null;
+  }
+
+  /** The name the original documentation promised. */
+  get_description(id: string): JsonValue {
+    return this.getDescription(id);
+  }
+
+  /** Every pool event as a typed stream; completes when the pool ends. */
+  get events$(): Observable<PoolEventData> {
+    return this.#events$.asObservable();
+  }
+
+  /** The ids of the remote peers, now and after every change. */
+  get peers$(): Observable<readonly string[]> {
+    return new Observable<readonly string[]>((subscriber) => {
+      subscriber.next(this.#actor.getSnapshot().context.peers);
+      const subscription = this.#actor.subscribe({
+        next: (snapshot) => subscriber.next(snapshot.context.peers),
+        complete: () => subscriber.complete(),
+      });
+      return () => subscription.unsubscribe();
+    }).pipe(distinctUntilChanged());
+  }
+
+  /**
+   * Joins `poolName`. Resolves with this endpoint's id once the server
+   * confirms; throws if this pool is already joining or joined.
+   */
+  join(poolName: string): Promise<string> {
+    if (!this.#actor.getSnapshot().matches('idle')) throw new PoolError('already-joined', 'this pool already joined');
+    this.#requestedPool = poolName;
+    const joined = new Promise<string>((resolve, reject) => {
+      const subscription = this.#actor.subscribe({
+        next: (snapshot) => {
+          if (snapshot.matches('joined')) {
+            subscription.unsubscribe();
+            resolve(snapshot.context.selfId as string);
+          }
+        },
+        complete: () => reject(new PoolError('closed', 'the pool ended before it joined')),
+      });
+    });
+    this.#actor.send({ type: 'app.join', pool: poolName });
+    return joined;
+  }
+
+  /** Closes every connection and the signalling channel, then dispatches `close` with `detail: null`. */
+  close(): void {
+    this.#actor.send({ type: 'app.close' });
+  }
+
+  #announce(peerId: string): void {
+    const connection = this.#connections.get(peerId);
+    if (connection) this.#dispatch({ type: 'peer', connection });
+  }
+
+  #dispatch(event: PoolEventData): void {
+    const { type, ...detail } = event;
+    this.events.dispatchEvent(new CustomEvent(type, { detail: type === 'close' ? event.connection : detail }));
+    this.#events$.next(event);
+  }
+
+  #toSignal(message: ServerMessage): PoolSignalEvent {
+    switch (message.type) {
+      case 'rtc:joined':
+        return {
+          type: 'signal.joined',
+          clientId: message.data.client_id,
+          pool: message.data.pool ?? this.#requestedPool ?? '',
+          peers: message.data.peers,
+          descriptions: message.data.descriptions,
+        };
+      case 'rtc:peer':
+        return { type: 'signal.peer', id: message.data.id };
+      case 'rtc:sdp':
+        return { type: 'signal.sdp', peer: message.data.peer, description: message.data.description };
+      case 'rtc:candidate':
+        return { type: 'signal.candidate', from: message.data.from, candidate: message.data.candidate };
+      case 'rtc:close':
+        return { type: 'signal.close', id: message.data.id };
+      case 'rtc:stop':
+        return { type: 'signal.stop' };
+      case 'rtc:describe':
+        return { type: 'signal.describe', id: message.data.id, description: message.data.description };
+      case 'rtc:error':
+        return message.data.reason === undefined
+          ? { type: 'signal.error', message: message.data.message }
+          : { type: 'signal.error', message: message.data.message, reason: message.data.reason };
+    }
+  }
+
+  /** @internal for tests and the inspector */
+  get actor(): PoolActor {
+    return this.#actor;
+  }
+
+  /** @internal */
+  get signalling(): SignallingChannel {
+    return this.#signalling;
+  }
+}
