@@ -23,6 +23,7 @@ export {
   type ManagedConnectionEventType,
   type MediaPeerConnection,
 } from './managed-connection.js';
+export { ManagedStream, type MediaKind, media, type StreamLike, type TrackLike } from './media.js';
 export {
   createNegotiationActor,
   type NegotiationActor,
@@ -51,9 +52,11 @@ export {
   CLIENT_EVENTS,
   type ClientEventType,
   type ClientMessage,
+  type ClientMessageOf,
   candidateMessage,
   encodeFrame,
   type JoinedData,
+  type JsonValue,
   joinMessage,
   LEGACY_SERVER_EVENTS,
   type ParseOptions,
@@ -67,6 +70,7 @@ export {
   SERVER_EVENTS,
   type ServerEventType,
   type ServerMessage,
+  type ServerMessageOf,
   SignallingError,
   type SignallingErrorCode,
   sdpMessage,
