@@ -64,6 +64,13 @@ export function sessionDescription(value: unknown, field: string, type?: 'offer'
   return { type: actual, sdp: string(own(value, 'sdp'), `${field}.sdp`, limits.maxSdpLength) };
 }
 
+const iceText = (value: unknown, field: string) => string(value, field, limits.maxIceFieldLength, 0);
+
+function lineIndex(value: unknown, field: string): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535) return value;
+  throw new InvalidField(field, 'an integer from 0 to 65535 or null');
+}
+
 /** An ICE candidate, or null for end-of-candidates. The field itself must be present. */
 export function iceCandidate(value: unknown, field: string): IceCandidate | null {
   if (value === null) return null;
@@ -71,18 +78,14 @@ export function iceCandidate(value: unknown, field: string): IceCandidate | null
   const candidate: IceCandidate = {
     candidate: string(own(value, 'candidate'), `${field}.candidate`, limits.maxCandidateLength, 0),
   };
-  for (const key of ['sdpMid', 'usernameFragment'] as const) {
-    const text = own(value, key);
-    if (text === null) candidate[key] = null;
-    else if (text !== undefined) candidate[key] = string(text, `${field}.${key}`, limits.maxIceFieldLength, 0);
-  }
+  // Kept in RTCIceCandidate.toJSON() order; absent stays absent, null stays null.
+  const mid = own(value, 'sdpMid');
   const index = own(value, 'sdpMLineIndex');
-  if (index === null) candidate.sdpMLineIndex = null;
-  else if (index !== undefined) {
-    if (!Number.isInteger(index) || (index as number) < 0 || (index as number) > 65535) {
-      throw new InvalidField(`${field}.sdpMLineIndex`, 'an integer from 0 to 65535 or null');
-    }
-    candidate.sdpMLineIndex = index as number;
+  const ufrag = own(value, 'usernameFragment');
+  if (mid !== undefined) candidate.sdpMid = mid === null ? null : iceText(mid, `${field}.sdpMid`);
+  if (index !== undefined) candidate.sdpMLineIndex = index === null ? null : lineIndex(index, `${field}.sdpMLineIndex`);
+  if (ufrag !== undefined) {
+    candidate.usernameFragment = ufrag === null ? null : iceText(ufrag, `${field}.usernameFragment`);
   }
   // addIceCandidate() rejects such a candidate outright (WebRTC 1.0, 4.4.1.6): refuse it here instead.
   if (candidate.candidate && candidate.sdpMid == null && candidate.sdpMLineIndex == null) {
@@ -96,37 +99,51 @@ export interface Budget {
   values: number;
 }
 
+type Container = JsonValue[] | { [key: string]: JsonValue };
+
 /**
- * Checks that `value` is plain JSON: finite numbers, arrays and plain objects
- * only, no cycles, nested at most `maxDescriptionDepth` deep. The walk keeps
- * its own stack, so no input can exhaust the call stack, and it stops as soon
- * as the budget runs out, so a cycle or a huge object costs little.
+ * A copy of `value` if it is plain JSON: finite numbers, arrays and plain
+ * objects only, no cycles, nested at most `maxDescriptionDepth` deep. The copy
+ * detaches the message from whatever object a transport handed over. The walk
+ * is breadth-first over its own queue, so no input can exhaust the call stack,
+ * and it stops as soon as the budget runs out, so a cycle or a huge object
+ * costs little.
  */
 export function jsonValue(value: unknown, field: string, budget: Budget): JsonValue {
-  const pending: [unknown, number][] = [[value, 0]];
-  for (let next = pending.pop(); next; next = pending.pop()) {
-    if (--budget.values < 0) throw new InvalidField(field, `JSON of at most ${limits.maxDescriptionValues} values`);
-    const [item, depth] = next;
-    if (item === null || typeof item === 'string' || typeof item === 'boolean') continue;
-    if (typeof item === 'number' && Number.isFinite(item)) continue;
-    if (typeof item !== 'object') throw new InvalidField(field, 'JSON (no undefined, functions or non-finite numbers)');
-    if (depth >= limits.maxDescriptionDepth) {
-      throw new InvalidField(field, `JSON nested at most ${limits.maxDescriptionDepth} deep`);
+  const invalid = (expected: string) => new InvalidField(field, expected);
+  const spend = (values: number) => {
+    budget.values -= values;
+    if (budget.values < 0) throw invalid(`JSON of at most ${limits.maxDescriptionValues} values`);
+  };
+  spend(1);
+  const root: JsonValue[] = [];
+  const queue: [item: unknown, depth: number, into: Container, key: string][] = [[value, 0, root, '']];
+  for (let i = 0; i < queue.length; i++) {
+    const [item, depth, into, key] = queue[i] as (typeof queue)[number];
+    let copy = item as JsonValue;
+    let children: [string, unknown][] = [];
+    if (typeof item === 'object' && item !== null) {
+      if (depth >= limits.maxDescriptionDepth) throw invalid(`JSON nested at most ${limits.maxDescriptionDepth} deep`);
+      if (Array.isArray(item)) {
+        // Spent before reading, so a sparse array claiming billions of items costs nothing.
+        spend(item.length);
+        // Index rather than entries(): a hole becomes undefined and is refused, not skipped.
+        for (let index = 0; index < item.length; index++) children.push(['', item[index]]);
+        copy = [];
+      } else {
+        const prototype = Object.getPrototypeOf(item);
+        if (prototype !== Object.prototype && prototype !== null) throw invalid('JSON (plain objects only)');
+        children = Object.entries(item);
+        spend(children.length);
+        copy = {};
+      }
+    } else if (!(typeof item === 'string' || typeof item === 'boolean' || Number.isFinite(item) || item === null)) {
+      throw invalid('JSON (no undefined, functions or non-finite numbers)');
     }
-    let children: unknown[];
-    if (Array.isArray(item)) children = item;
-    else {
-      const prototype = Object.getPrototypeOf(item);
-      if (prototype !== Object.prototype && prototype !== null)
-        throw new InvalidField(field, 'JSON (plain objects only)');
-      children = Object.values(item);
-    }
-    // Checked before pushing, so a sparse array claiming a billion items costs nothing.
-    if (children.length > budget.values) {
-      throw new InvalidField(field, `JSON of at most ${limits.maxDescriptionValues} values`);
-    }
-    // Index rather than spread: holes in a sparse array become undefined and are refused.
-    for (let i = 0; i < children.length; i++) pending.push([children[i], depth + 1]);
+    if (Array.isArray(into)) into.push(copy);
+    // defineProperty, not assignment: a key named __proto__ must stay a key.
+    else Object.defineProperty(into, key, { value: copy, writable: true, enumerable: true, configurable: true });
+    for (const [childKey, child] of children) queue.push([child, depth + 1, copy as Container, childKey]);
   }
-  return value as JsonValue;
+  return root[0] ?? null;
 }

@@ -9,6 +9,7 @@ export {
   CLIENT_EVENTS,
   type ClientEventType,
   type ClientMessage,
+  type ClientMessageOf,
   candidateMessage,
   encodeFrame,
   type JoinedData,
@@ -20,6 +21,7 @@ export {
   SERVER_EVENTS,
   type ServerEventType,
   type ServerMessage,
+  type ServerMessageOf,
   sdpMessage,
 } from './messages.js';
 export {

@@ -92,13 +92,19 @@ export type ClientMessage =
 /** Either side's message, as it travels: `{ type, data }`. */
 export type ProtocolMessage = ServerMessage | ClientMessage;
 
+/** One server message by its type, e.g. `ServerMessageOf<'rtc:sdp'>`. */
+export type ServerMessageOf<T extends ServerEventType> = Extract<ServerMessage, { type: T }>;
+
+/** One client message by its type, e.g. `ClientMessageOf<'rtc:join'>`. */
+export type ClientMessageOf<T extends ClientEventType> = Extract<ClientMessage, { type: T }>;
+
 /**
  * Asks to join (or create, on a public server) a pool.
  *
  * @example
  * socket.send(encodeFrame(joinMessage('room-42')));
  */
-export function joinMessage(pool: string): ClientMessage {
+export function joinMessage(pool: string): ClientMessageOf<'rtc:join'> {
   return { type: 'rtc:join', data: { pool } };
 }
 
@@ -108,7 +114,7 @@ export function joinMessage(pool: string): ClientMessage {
  * @example
  * socket.send(encodeFrame(sdpMessage(peerId, { type: 'offer', sdp })));
  */
-export function sdpMessage(to: string, description: SessionDescription): ClientMessage {
+export function sdpMessage(to: string, description: SessionDescription): ClientMessageOf<'rtc:sdp'> {
   return { type: 'rtc:sdp', data: { to, description } };
 }
 
@@ -118,7 +124,7 @@ export function sdpMessage(to: string, description: SessionDescription): ClientM
  * @example
  * socket.send(encodeFrame(candidateMessage(peerId, candidate)));
  */
-export function candidateMessage(forId: string, candidate: IceCandidate | null): ClientMessage {
+export function candidateMessage(forId: string, candidate: IceCandidate | null): ClientMessageOf<'rtc:candidate'> {
   return { type: 'rtc:candidate', data: { for: forId, candidate } };
 }
 

@@ -31,8 +31,9 @@ export interface ParseOptions {
 type EventParsers<T> = Record<string, (data: Fields) => T>;
 
 /*
- * Version 1 field names. The protocol notes of the original name only v1's
- * events; its data fields are known from the PyRTC 1.x relay, which sent:
+ * Version 1 field names. The original's protocol notes document v2 and name
+ * v1's events but not their fields; those are known from the PyRTC 1.x relay,
+ * which sent:
  *   rtc:request_offers { for: <the peer that joined> }
  *   rtc:offer          { for: <sender>, offer: <description> }
  *   rtc:answer         { for: <sender>, answer: <description> }
