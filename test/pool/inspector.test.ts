@@ -39,7 +39,7 @@ test("an inspector sees the pool's and every peer's snapshots, and no live objec
   await until(() => JSON.stringify(watched.getConnection(otherId)?.negotiationState) === '{"stable":"idle"}', 'stable');
 
   const snapshots = inspected.filter((event) => event.type === '@xstate.snapshot');
-  const bySource = (id: string) => snapshots.filter((event) => event.actorRef.id === id);
+  const bySource = (id: string) => snapshots.filter((event) => (event.actorRef as { id?: string }).id === id);
   const poolSnapshots = snapshots.filter((event) => event.actorRef === watched.actor);
   expect(poolSnapshots.length).toBeGreaterThan(0);
   expect(bySource(otherId).length).toBeGreaterThan(0);
