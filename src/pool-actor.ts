@@ -101,15 +101,20 @@ export function createPoolActor(options: PoolActorOptions): PoolActor {
     next: (event) => actor.send(event),
     error: (error: unknown) => logger.log('error', 'signal', `signalling failed: ${String(error)}`),
   });
+  // However the actor ends (app.close, rtc:stop, stop(), a crash), nothing stays attached or open.
+  const releaseAll = () => {
+    subscription.unsubscribe();
+    for (const [peerId, connection] of connections) {
+      connection.stopForwarding();
+      connection.pc.close();
+      unbindConnection(actor.system, peerId);
+    }
+    connections.clear();
+  };
   actor.subscribe({
-    complete: () => subscription.unsubscribe(),
+    complete: releaseAll,
     error: (error) => {
-      subscription.unsubscribe();
-      for (const peerId of [...connections.keys()]) {
-        connections.get(peerId)?.stopForwarding();
-        connections.get(peerId)?.pc.close();
-      }
-      connections.clear();
+      releaseAll();
       logger.log('error', 'pool', `the pool crashed: ${String(error)}`);
     },
   });

@@ -129,6 +129,19 @@ describe('the pool actor over an in-memory signalling hub', () => {
     expect(meshed(endpoints)).toBe(true);
   });
 
+  test('stopping the actor directly also closes every connection and removes every listener', async () => {
+    const hub = new MemoryHub();
+    const endpoints = [endpoint(hub), endpoint(hub)];
+    for (const e of endpoints) e.actor.send({ type: 'app.join', pool: 'room' });
+    await until(() => meshed(endpoints), 'a mesh');
+    const [first] = endpoints as [Endpoint, Endpoint];
+    first.actor.stop();
+    for (const pc of first.connections.values()) {
+      expect(pc.signalingState).toBe('closed');
+      expect(pc.listenerCount()).toBe(0);
+    }
+  });
+
   test('signals before joining are refused', () => {
     const e = endpoint(new MemoryHub());
     e.actor.send({ type: 'signal.sdp', peer: 'someone', description: { type: 'offer', sdp: 'v=0\r\n' } });

@@ -5,6 +5,19 @@ import type { PoolOutgoingMessage } from '../../src/pool-actor.js';
 interface Member {
   id: string;
   signals: Subject<PoolSignalEvent>;
+  /** Deliveries waiting for their scheduled run, oldest first (only with `schedule`). */
+  inbox: PoolSignalEvent[];
+}
+
+export interface MemoryHubOptions {
+  /**
+   * Runs each delivery; without it every delivery is its own macrotask
+   * (`setImmediate`). A test hands them to a fast-check scheduler: each run
+   * delivers the member's oldest waiting event, so one member's deliveries
+   * stay in order whatever order the runs come in. `label` names the
+   * delivery, e.g. `"hub → endpoint-2: signal.sdp"`.
+   */
+  schedule?: (label: string, run: () => void) => void;
 }
 
 export interface HubClient {
@@ -26,13 +39,26 @@ export class MemoryHub {
   /** SDP messages relayed so far. */
   sdpMessages = 0;
   private nextId = 0;
+  private readonly schedule: MemoryHubOptions['schedule'];
+
+  constructor(options: MemoryHubOptions = {}) {
+    this.schedule = options.schedule;
+  }
 
   private deliver(to: Member, event: PoolSignalEvent): void {
-    setImmediate(() => to.signals.next(event));
+    if (!this.schedule) {
+      setImmediate(() => to.signals.next(event));
+      return;
+    }
+    to.inbox.push(event);
+    this.schedule(`hub → ${to.id}: ${event.type}`, () => {
+      const next = to.inbox.shift();
+      if (next) to.signals.next(next);
+    });
   }
 
   connect(): HubClient {
-    const member: Member = { id: '', signals: new Subject<PoolSignalEvent>() };
+    const member: Member = { id: '', signals: new Subject<PoolSignalEvent>(), inbox: [] };
     let pool: Map<string, Member> | undefined;
     return {
       signals: member.signals.asObservable(),

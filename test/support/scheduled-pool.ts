@@ -1,0 +1,122 @@
+import type fc from 'fast-check';
+import type { AnyActorRef, InspectionEvent } from 'xstate';
+import type { PoolEmitted } from '../../machines/pool.js';
+import type { NegotiationError } from '../../src/errors.js';
+import { createPoolActor, type PoolActor } from '../../src/pool-actor.js';
+import type { HubClient, MemoryHub } from './memory-hub.js';
+import type { Flavour } from './scheduled-pair.js';
+import { SimulatedPeerConnection, type SimulatedTransceiver } from './simulated-peer-connection.js';
+
+/** Runs `run` as one task of the scheduler, labelled for its report. */
+export type Schedule = (label: string, run: () => void) => void;
+
+export function schedulerSchedule(s: fc.Scheduler): Schedule {
+  return (label, run) => {
+    s.schedule(Promise.resolve(), label).then(run);
+  };
+}
+
+/**
+ * An XState clock whose timers are tasks of the scheduler, so the machines'
+ * delays interleave with everything else. Every timer fires after any other
+ * task fast-check picks; a cleared timer's task runs and does nothing.
+ */
+export function schedulerClock(s: fc.Scheduler) {
+  let nextId = 0;
+  const cancelled = new Set<number>();
+  return {
+    setTimeout(fn: (...args: unknown[]) => void, _timeout: number): number {
+      const id = ++nextId;
+      s.schedule(Promise.resolve(), 'timer').then(() => {
+        if (!cancelled.delete(id)) fn();
+      });
+      return id;
+    },
+    clearTimeout(id: number): void {
+      cancelled.add(id);
+    },
+  };
+}
+
+/** One connection a pool actor made, with what the test added to it. */
+export interface EndpointConnection {
+  pc: SimulatedPeerConnection;
+  transceivers: SimulatedTransceiver[];
+  dataChannels: number;
+}
+
+/** A pool actor on one hub client, recording everything it did and emitted. */
+export interface ScheduledEndpoint {
+  /** The hub's id for it, known as soon as it sent its join. */
+  readonly id: string;
+  actor: PoolActor;
+  client: HubClient;
+  /** Per remote peer id, the connection the actor asked for. */
+  connections: Map<string, EndpointConnection>;
+  /** Remote peers it asked a second connection for (should stay empty). */
+  duplicateConnections: string[];
+  emitted: PoolEmitted[];
+  /** Errors its negotiation children emitted. */
+  negotiationErrors: NegotiationError[];
+  /** How often the actor closed its signalling channel. */
+  signallingClosed: number;
+}
+
+export interface ScheduledEndpointOptions {
+  hub: MemoryHub;
+  pool: string;
+  schedule: Schedule;
+  clock: ReturnType<typeof schedulerClock>;
+  flavour: Flavour;
+}
+
+/**
+ * Creates a pool actor whose connections are simulated on `schedule`, and
+ * joins `pool`. Every emitted event, negotiation error and connection is
+ * recorded on the returned endpoint.
+ */
+export function joinScheduledEndpoint(options: ScheduledEndpointOptions): ScheduledEndpoint {
+  const client = options.hub.connect();
+  const endpoint: Omit<ScheduledEndpoint, 'actor' | 'id'> & { actor?: PoolActor; id?: string } = {
+    client,
+    connections: new Map(),
+    duplicateConnections: [],
+    emitted: [],
+    negotiationErrors: [],
+    signallingClosed: 0,
+  };
+  const actor = createPoolActor({
+    signals: client.signals,
+    send: client.send,
+    // The test leaves the hub itself, after app.close, as an application would.
+    closeSignalling: () => {
+      endpoint.signallingClosed += 1;
+    },
+    clock: options.clock,
+    createPeerConnection: (peerId) => {
+      if (endpoint.connections.has(peerId)) endpoint.duplicateConnections.push(peerId);
+      const pc = new SimulatedPeerConnection({
+        name: `${client.id} → ${peerId}`,
+        schedule: options.schedule,
+        ...options.flavour,
+      });
+      endpoint.connections.set(peerId, { pc, transceivers: [], dataChannels: 0 });
+      return pc;
+    },
+    inspect: (event: InspectionEvent) => {
+      // Each negotiation child (and its operations, harmlessly) as it is created.
+      if (event.type === '@xstate.actor' && event.actorRef !== endpoint.actor) {
+        // Inspection types it loosely; it is the actor itself.
+        (event.actorRef as AnyActorRef).on('negotiation.error', (emitted: { error: NegotiationError }) =>
+          endpoint.negotiationErrors.push(emitted.error),
+        );
+      }
+    },
+  });
+  endpoint.actor = actor;
+  actor.on('*', (event) => endpoint.emitted.push(event));
+  actor.send({ type: 'app.join', pool: options.pool });
+  if (client.id === null) throw new Error('the hub gave no id on join');
+  endpoint.id = client.id;
+  return endpoint as ScheduledEndpoint;
+}
