@@ -36,6 +36,7 @@ export const browserBuild: Options = {
   target: 'es2022',
   // terser packs this bundle about 1 KB (gzip) smaller than esbuild's minifier.
   minify: 'terser',
+  terserOptions: { ecma: 2020, module: true, compress: { passes: 3, pure_getters: true } },
   treeshake: true,
   noExternal: [/.*/],
   dts: false,

@@ -75,4 +75,17 @@ export {
   type SignallingErrorCode,
   sdpMessage,
 } from './protocol/index.js';
+export {
+  Signalling,
+  type SignallingEventMap,
+  type SignallingOptions,
+  type SocketIoLike,
+  SocketIoTransceiver,
+  signalling,
+  Transceiver,
+  transceiver,
+  type WebSocketLike,
+  WebSocketTransceiver,
+  type WebSocketTransceiverOptions,
+} from './signalling/index.js';
 export type { IceCandidate, IceConnectionState, PeerConnectionState, SessionDescription } from './types.js';

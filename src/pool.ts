@@ -1,4 +1,4 @@
-import { distinctUntilChanged, Observable, Subject } from 'rxjs';
+import { Observable, Subject } from 'rxjs';
 import type { InspectionEvent, Observer } from 'xstate';
 import type { JsonValue, PoolSignalEvent } from '../machines/pool.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -127,7 +127,15 @@ export class Pool {
     });
     this.#actor = createPoolActor({
       signals,
-      send: (message) => signalling.send(message),
+      // A closed channel throws on send; that must not crash the pool's machines.
+      send: (message) => {
+        try {
+          signalling.send(message);
+        } catch (cause) {
+          const reason = cause instanceof Error ? cause.message : String(cause);
+          this.#dispatch({ type: 'error', error: new PoolError('signalling-closed', `not sent: ${reason}`) });
+        }
+      },
       closeSignalling: () => signalling.close(),
       createPeerConnection: (peerId) => {
         const pc = new PeerConnection(rtcConfiguration);
@@ -213,13 +221,19 @@ export class Pool {
   /** The ids of the remote peers, now and after every change. */
   get peers$(): Observable<readonly string[]> {
     return new Observable<readonly string[]>((subscriber) => {
-      subscriber.next(this.#actor.getSnapshot().context.peers);
+      // Snapshots change for many reasons; emit only when the list does (no operator, for the bundle's sake).
+      let last = this.#actor.getSnapshot().context.peers;
+      subscriber.next(last);
       const subscription = this.#actor.subscribe({
-        next: (snapshot) => subscriber.next(snapshot.context.peers),
+        next: ({ context }) => {
+          if (context.peers === last) return;
+          last = context.peers;
+          subscriber.next(last);
+        },
         complete: () => subscriber.complete(),
       });
       return () => subscription.unsubscribe();
-    }).pipe(distinctUntilChanged());
+    });
   }
 
   /**

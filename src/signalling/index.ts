@@ -1,0 +1,14 @@
+/**
+ * The client's signalling channel: {@link Transceiver}, the base of every
+ * transport (WebSocket and socket.io built in), and {@link Signalling}, which
+ * parses what a transceiver receives into typed protocol messages.
+ */
+export {
+  Signalling,
+  type SignallingEventMap,
+  type SignallingOptions,
+  signalling,
+} from './signalling.js';
+export { type SocketIoLike, SocketIoTransceiver } from './socketio.js';
+export { Transceiver, transceiver } from './transceiver.js';
+export { type WebSocketLike, WebSocketTransceiver, type WebSocketTransceiverOptions } from './websocket.js';

@@ -1,0 +1,82 @@
+import type { Subscription } from 'rxjs';
+import type { PoolSignalEvent } from '../../machines/pool.js';
+import { encodeFrame, parseClientFrame, type ServerMessage } from '../../src/protocol/index.js';
+import { Signalling, Transceiver } from '../../src/signalling/index.js';
+import type { HubClient, MemoryHub } from './memory-hub.js';
+
+/** The wire message a server would send for a hub event. */
+function toServerMessage(event: PoolSignalEvent): ServerMessage {
+  switch (event.type) {
+    case 'signal.joined':
+      return {
+        type: 'rtc:joined',
+        data: { client_id: event.clientId, peers: event.peers, descriptions: event.descriptions, pool: event.pool },
+      };
+    case 'signal.peer':
+      return { type: 'rtc:peer', data: { id: event.id } };
+    case 'signal.sdp':
+      return { type: 'rtc:sdp', data: { peer: event.peer, description: event.description } };
+    case 'signal.candidate':
+      return { type: 'rtc:candidate', data: { from: event.from, candidate: event.candidate } };
+    case 'signal.close':
+      return { type: 'rtc:close', data: { id: event.id } };
+    case 'signal.stop':
+      return { type: 'rtc:stop', data: {} };
+    case 'signal.describe':
+      return { type: 'rtc:describe', data: { id: event.id, description: event.description } };
+    case 'signal.error':
+      return { type: 'rtc:error', data: { message: event.message, ...(event.reason ? { reason: event.reason } : {}) } };
+  }
+}
+
+/**
+ * A transport to an in-memory {@link MemoryHub}, written the way an
+ * application writes its own transceiver. Every message crosses as a JSON
+ * text frame, as over a socket: what the pool sends is encoded here and parsed
+ * by the "server" with the protocol's client parser (a frame it refuses
+ * throws, so a malformed message fails the test where it was sent), and what
+ * the hub delivers is encoded as the server's frame and decoded before
+ * {@link Signalling} validates it.
+ */
+export class HubTransceiver extends Transceiver {
+  readonly client: HubClient;
+  /** Frames sent and received so far, for assertions. */
+  readonly frames = { sent: 0, received: 0 };
+  /** Every description this endpoint sent, in order: who to and whether offer or answer. */
+  readonly descriptions: Array<{ to: string; type: string }> = [];
+  readonly #subscription: Subscription;
+
+  constructor(hub: MemoryHub) {
+    super();
+    this.client = hub.connect();
+    this.#subscription = this.client.signals.subscribe((event) => {
+      const frame = JSON.parse(encodeFrame(toServerMessage(event))) as { type: string; data: unknown };
+      this.frames.received += 1;
+      this.receive(frame.type, frame.data);
+    });
+  }
+
+  override send(type: string, data: unknown): void {
+    if (this.closed) throw new Error(`HubTransceiver: closed, ${type} not sent`);
+    const parsed = parseClientFrame(JSON.stringify({ type, data }));
+    if (!parsed.ok) throw parsed.error;
+    this.frames.sent += 1;
+    if (parsed.message.type === 'rtc:sdp') {
+      this.descriptions.push({ to: parsed.message.data.to, type: parsed.message.data.description.type });
+    }
+    this.client.send(parsed.message);
+  }
+
+  /** The socket goes away: the hub tells the others (`rtc:close`). */
+  override close(): void {
+    if (this.closed) return;
+    this.#subscription.unsubscribe();
+    this.client.leave();
+    super.close();
+  }
+}
+
+/** A {@link Signalling} over a fresh {@link HubTransceiver}: what a pool is given. */
+export function hubTransceiverSignalling(hub: MemoryHub): Signalling & { transceiver: HubTransceiver } {
+  return new Signalling(new HubTransceiver(hub)) as Signalling & { transceiver: HubTransceiver };
+}
