@@ -260,7 +260,7 @@ export class Pool {
 
   /** Closes every connection and the signalling channel, then dispatches `close` with `detail: null`. */
   close(): void {
-    this.#actor.send({ type: 'app.close' });
+    if (this.#actor.getSnapshot().status === 'active') this.#actor.send({ type: 'app.close' });
   }
 
   #announce(peerId: string): void {
