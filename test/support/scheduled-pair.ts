@@ -5,6 +5,7 @@ import {
   type NegotiationError,
   type OutgoingSignal,
 } from '../../src/index.js';
+import { schedulerClock } from './scheduler-clock.js';
 import { SimulatedPeerConnection, type SimulatedPeerConnectionOptions } from './simulated-peer-connection.js';
 
 export type Flavour = Pick<SimulatedPeerConnectionOptions, 'implicitRollback' | 'parameterlessSetLocalDescription'>;
@@ -17,27 +18,6 @@ export type ChangeKind = 'datachannel' | 'audio' | 'video' | 'restartIce' | 'ice
 export interface Change {
   side: 'polite' | 'impolite';
   kind: ChangeKind;
-}
-
-/**
- * An XState clock whose timers are fast-check scheduler tasks, so the
- * machine's coalescing delay interleaves with everything else.
- */
-function schedulerClock(s: fc.Scheduler) {
-  let nextId = 0;
-  const cancelled = new Set<number>();
-  return {
-    setTimeout(fn: (...args: unknown[]) => void, _timeout: number): number {
-      const id = ++nextId;
-      s.schedule(Promise.resolve(), 'timer').then(() => {
-        if (!cancelled.delete(id)) fn();
-      });
-      return id;
-    },
-    clearTimeout(id: number): void {
-      cancelled.add(id);
-    },
-  };
 }
 
 export interface Peer {
