@@ -62,6 +62,8 @@ export interface NegotiationContext {
   ignoreOffer: boolean;
   isSettingRemoteAnswerPending: boolean;
   hasRemoteDescription: boolean;
+  /** The connection asked for negotiation while an operation was in flight. */
+  negotiationNeeded: boolean;
   /** An ICE restart was asked for and no offer has carried it yet. */
   iceRestartNeeded: boolean;
   /** The offer now awaiting an answer restarts ICE (restored if rolled back). */
@@ -158,7 +160,7 @@ const negotiation = setup({
     /** Trickle for an ignored, rolled-back or restarted description arrives late; it is moot. */
     isSupersededCandidate: ({ event }) => event.type === 'pc.candidaterejected' && event.superseded,
     hasRemoteDescription: ({ context }) => context.hasRemoteDescription,
-    isIceRestartNeeded: ({ context }) => context.iceRestartNeeded,
+    hasNegotiationPending: ({ context }) => context.negotiationNeeded || context.iceRestartNeeded,
     isIceFailed: ({ event }) => event.type === 'pc.iceconnectionstatechange' && event.state === 'failed',
     isDeferralFull: ({ context }) => context.deferred.length >= context.maxDeferredSignals,
   },
@@ -210,6 +212,7 @@ export const negotiationMachine = negotiation
       ignoreOffer: false,
       isSettingRemoteAnswerPending: false,
       hasRemoteDescription: false,
+      negotiationNeeded: false,
       iceRestartNeeded: false,
       offerRestartsIce: false,
       remoteOffer: null,
@@ -226,9 +229,10 @@ export const negotiationMachine = negotiation
       // Busy states inherit these: a signal waits until the operation finishes.
       'signal.description': [{ guard: 'isDeferralFull', actions: 'dropOverflowingSignal' }, { actions: 'deferSignal' }],
       'signal.candidate': [{ guard: 'isDeferralFull', actions: 'dropOverflowingSignal' }, { actions: 'deferSignal' }],
-      // A spec-compliant connection fires negotiationneeded again once it is
-      // stable if the change is still unnegotiated, so busy states drop it.
-      'pc.negotiationneeded': {},
+      // Remembered, not acted on: an offer can only start from stable. A
+      // spec-compliant connection would fire again once stable, but wrtc
+      // (libwebrtc's legacy callback) does not, so the machine keeps it.
+      'pc.negotiationneeded': { actions: assign({ negotiationNeeded: true }) },
       'pc.icecandidate': {
         actions: { type: 'sendCandidates', params: ({ event }) => ({ candidates: [event.candidate] }) },
       },
@@ -275,7 +279,7 @@ export const negotiationMachine = negotiation
         },
         states: {
           idle: {
-            always: { guard: 'isIceRestartNeeded', target: 'aboutToOffer' },
+            always: { guard: 'hasNegotiationPending', target: 'aboutToOffer' },
             on: { 'pc.negotiationneeded': 'aboutToOffer' },
           },
           aboutToOffer: {
@@ -286,7 +290,8 @@ export const negotiationMachine = negotiation
         },
       },
       makingOffer: {
-        entry: assign({ makingOffer: true }),
+        // The offer about to be created covers every change made so far.
+        entry: assign({ makingOffer: true, negotiationNeeded: false }),
         exit: assign({ makingOffer: false }),
         on: { 'pc.icecandidate': { actions: 'holdCandidate' } },
         invoke: {

@@ -43,10 +43,12 @@ export class ManagedStream extends EventTarget {
     this.#send((event as CustomEvent<{ connection: ManagedConnection }>).detail.connection);
   readonly #onClose = (event: Event) => {
     const connection = (event as CustomEvent<ManagedConnection | null>).detail;
-    if (connection === null) return this.close();
+    // The pool closed: its connections are gone, there is nothing to remove.
+    if (connection === null) return this.#end();
     this.#senders.delete(connection.id);
     this.#remote.delete(connection.id);
   };
+  readonly #onStop = () => this.#end();
   readonly #onTrack = (event: Event) => {
     const { connection, streams } = (event as CustomEvent<{ connection: ManagedConnection; streams: unknown[] }>)
       .detail;
@@ -65,6 +67,7 @@ export class ManagedStream extends EventTarget {
     for (const connection of pool.connections) this.#send(connection);
     pool.events.addEventListener('peer', this.#onPeer);
     pool.events.addEventListener('close', this.#onClose);
+    pool.events.addEventListener('stop', this.#onStop);
     pool.events.addEventListener('track', this.#onTrack);
     for (const track of this.tracks) track.addEventListener('ended', this.#onEnded);
   }
@@ -116,7 +119,12 @@ export class ManagedStream extends EventTarget {
     if (this.#closed) return;
     for (const [peerId, senders] of this.#senders) {
       const connection = this.#pool.getConnection(peerId);
-      for (const sender of senders) connection?.removeTrack(sender);
+      for (const sender of senders) {
+        // A connection closed meanwhile has nothing left to remove (and throws InvalidStateError).
+        try {
+          connection?.removeTrack(sender);
+        } catch {}
+      }
     }
     this.#end();
   }
@@ -127,6 +135,7 @@ export class ManagedStream extends EventTarget {
     this.#senders.clear();
     this.#pool.events.removeEventListener('peer', this.#onPeer);
     this.#pool.events.removeEventListener('close', this.#onClose);
+    this.#pool.events.removeEventListener('stop', this.#onStop);
     this.#pool.events.removeEventListener('track', this.#onTrack);
     for (const track of this.tracks) track.removeEventListener('ended', this.#onEnded);
     this.dispatchEvent(new Event('close'));

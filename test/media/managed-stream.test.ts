@@ -91,6 +91,25 @@ describe('media.ManagedStream', () => {
     expect(toBob?.id).toBeTruthy();
   });
 
+  test('ends with the pool, whether it closes or the server stops it, without touching closed connections', async () => {
+    for (const end of ['close', 'stop'] as const) {
+      const hub = new MemoryHub();
+      const alice = pool(hub);
+      await alice.join('room');
+      await pool(hub).join('room');
+      await until(() => alice.nconnections === 1, 'bob');
+      const shared = new media.ManagedStream({ id: 's', getTracks: () => [fakeTrack('audio')] }, alice);
+      for (const pc of TrackConnection.all) {
+        pc.removeTrack = () => {
+          throw new Error('removeTrack on a closed connection');
+        };
+      }
+      if (end === 'close') alice.close();
+      else hub.stop('room');
+      await until(() => shared.closed, `the stream to end on ${end}`);
+    }
+  });
+
   test('dispatches close when every track has ended', async () => {
     const hub = new MemoryHub();
     const alice = pool(hub);

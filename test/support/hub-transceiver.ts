@@ -33,15 +33,13 @@ function toServerMessage(event: PoolSignalEvent): ServerMessage {
  * A transport to an in-memory {@link MemoryHub}, written the way an
  * application writes its own transceiver. Every message crosses as a JSON
  * text frame, as over a socket: what the pool sends is encoded here and parsed
- * by the "server" with the protocol's client parser (a frame it refuses
- * throws, so a malformed message fails the test where it was sent), and what
- * the hub delivers is encoded as the server's frame and decoded before
+ * by the "server" with the protocol's client parser (a frame it refuses is
+ * thrown back to the sender, which a pool reports as an `error` event), and
+ * what the hub delivers is encoded as the server's frame and decoded before
  * {@link Signalling} validates it.
  */
 export class HubTransceiver extends Transceiver {
   readonly client: HubClient;
-  /** Frames sent and received so far, for assertions. */
-  readonly frames = { sent: 0, received: 0 };
   /** Every description this endpoint sent, in order: who to and whether offer or answer. */
   readonly descriptions: Array<{ to: string; type: string }> = [];
   readonly #subscription: Subscription;
@@ -51,7 +49,6 @@ export class HubTransceiver extends Transceiver {
     this.client = hub.connect();
     this.#subscription = this.client.signals.subscribe((event) => {
       const frame = JSON.parse(encodeFrame(toServerMessage(event))) as { type: string; data: unknown };
-      this.frames.received += 1;
       this.receive(frame.type, frame.data);
     });
   }
@@ -60,7 +57,6 @@ export class HubTransceiver extends Transceiver {
     if (this.closed) throw new Error(`HubTransceiver: closed, ${type} not sent`);
     const parsed = parseClientFrame(JSON.stringify({ type, data }));
     if (!parsed.ok) throw parsed.error;
-    this.frames.sent += 1;
     if (parsed.message.type === 'rtc:sdp') {
       this.descriptions.push({ to: parsed.message.data.to, type: parsed.message.data.description.type });
     }
