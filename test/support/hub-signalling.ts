@@ -5,7 +5,7 @@ import type { ServerMessage } from '../../src/protocol/index.js';
 import type { HubClient, MemoryHub } from './memory-hub.js';
 
 /** The wire message a server would have sent for a hub event. */
-function toServerMessage(event: PoolSignalEvent): ServerMessage {
+export function toServerMessage(event: PoolSignalEvent): ServerMessage {
   switch (event.type) {
     case 'signal.joined':
       return {

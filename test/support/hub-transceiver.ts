@@ -1,33 +1,8 @@
 import type { Subscription } from 'rxjs';
-import type { PoolSignalEvent } from '../../machines/pool.js';
 import { encodeFrame, parseClientFrame, type ServerMessage } from '../../src/protocol/index.js';
 import { Signalling, Transceiver } from '../../src/signalling/index.js';
+import { toServerMessage } from './hub-signalling.js';
 import type { HubClient, MemoryHub } from './memory-hub.js';
-
-/** The wire message a server would send for a hub event. */
-function toServerMessage(event: PoolSignalEvent): ServerMessage {
-  switch (event.type) {
-    case 'signal.joined':
-      return {
-        type: 'rtc:joined',
-        data: { client_id: event.clientId, peers: event.peers, descriptions: event.descriptions, pool: event.pool },
-      };
-    case 'signal.peer':
-      return { type: 'rtc:peer', data: { id: event.id } };
-    case 'signal.sdp':
-      return { type: 'rtc:sdp', data: { peer: event.peer, description: event.description } };
-    case 'signal.candidate':
-      return { type: 'rtc:candidate', data: { from: event.from, candidate: event.candidate } };
-    case 'signal.close':
-      return { type: 'rtc:close', data: { id: event.id } };
-    case 'signal.stop':
-      return { type: 'rtc:stop', data: {} };
-    case 'signal.describe':
-      return { type: 'rtc:describe', data: { id: event.id, description: event.description } };
-    case 'signal.error':
-      return { type: 'rtc:error', data: { message: event.message, ...(event.reason ? { reason: event.reason } : {}) } };
-  }
-}
 
 /**
  * A transport to an in-memory {@link MemoryHub}, written the way an
