@@ -1,5 +1,5 @@
 import type { Subscription } from 'rxjs';
-import { encodeFrame, parseClientFrame, type ServerMessage } from '../../src/protocol/index.js';
+import { encodeFrame, parseClientFrame } from '../../src/protocol/index.js';
 import { Signalling, Transceiver } from '../../src/signalling/index.js';
 import { toServerMessage } from './hub-signalling.js';
 import type { HubClient, MemoryHub } from './memory-hub.js';
