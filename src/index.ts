@@ -48,9 +48,10 @@ export {
   type PoolOutgoingMessage,
   type PoolPeerConnection,
 } from './pool-actor.js';
+// The server-side half of the protocol (parseClientFrame, parseClientEvent,
+// CLIENT_EVENTS) lives in src/protocol for the signalling server; the
+// client's entry leaves it out, which keeps it out of the browser bundle.
 export {
-  CLIENT_EVENTS,
-  type ClientEventType,
   type ClientMessage,
   type ClientMessageOf,
   candidateMessage,
@@ -63,8 +64,6 @@ export {
   type ParseResult,
   PROTOCOL_LIMITS,
   type ProtocolMessage,
-  parseClientEvent,
-  parseClientFrame,
   parseServerEvent,
   parseServerFrame,
   SERVER_EVENTS,
