@@ -98,7 +98,8 @@ const negotiation = setup({
   },
   actors: {
     /** createOffer (with iceRestart when asked) then setLocalDescription(offer). */
-    makeOffer: notProvided<SessionDescription, { peerId: string; iceRestart: boolean }>('makeOffer'),
+    /** Resolves with null when the offer would change nothing (the connection asked needlessly). */
+    makeOffer: notProvided<SessionDescription | null, { peerId: string; iceRestart: boolean }>('makeOffer'),
     /** createAnswer then setLocalDescription(answer). */
     makeAnswer: notProvided<SessionDescription, { peerId: string }>('makeAnswer'),
     /** setRemoteDescription for an offer or an answer. */
@@ -182,7 +183,9 @@ const flushPendingCandidates = [
 const sendLocalDescription = [
   {
     type: 'sendDescription',
-    params: ({ event }: { event: { output: SessionDescription } }) => ({ description: event.output }),
+    params: ({ event }: { event: { output: SessionDescription | null } }) => ({
+      description: event.output as SessionDescription,
+    }),
   },
   {
     type: 'sendCandidates',
@@ -297,13 +300,22 @@ export const negotiationMachine = negotiation
         invoke: {
           src: 'makeOffer',
           input: ({ context }) => ({ peerId: context.peerId, iceRestart: context.iceRestartNeeded }),
-          onDone: {
-            target: 'haveLocalOffer',
-            actions: [
-              assign(({ context }) => ({ offerRestartsIce: context.iceRestartNeeded, iceRestartNeeded: false })),
-              ...sendLocalDescription,
-            ],
-          },
+          onDone: [
+            {
+              // wrtc fires negotiationneeded for changes already negotiated; an offer
+              // identical in media to the current description is not worth a round.
+              guard: ({ event }) => event.output === null,
+              target: 'stable',
+              actions: 'clearHeldCandidates',
+            },
+            {
+              target: 'haveLocalOffer',
+              actions: [
+                assign(({ context }) => ({ offerRestartsIce: context.iceRestartNeeded, iceRestartNeeded: false })),
+                ...sendLocalDescription,
+              ],
+            },
+          ],
           onError: {
             target: 'recovering',
             // Not retried on its own: a connection that cannot offer would loop.

@@ -8,6 +8,7 @@ import {
   isIceConnectionState,
   isPeerConnectionState,
   type PeerConnectionLike,
+  sameMedia,
   toIceCandidate,
   toSessionDescription,
 } from './peer-connection.js';
@@ -117,9 +118,14 @@ async function setLocal(
  */
 export const connectedNegotiationMachine = negotiationMachine.provide({
   actors: {
-    makeOffer: fromPromise(({ input, signal, system }) => {
+    makeOffer: fromPromise(async ({ input, signal, system }) => {
       const { pc } = bindingOf(system, input.peerId);
-      return setLocal(pc, pc.createOffer(input.iceRestart ? { iceRestart: true } : undefined), signal);
+      const offer = toSessionDescription(await pc.createOffer(input.iceRestart ? { iceRestart: true } : undefined));
+      signal.throwIfAborted();
+      // Creating an offer has no effect until it is set: a probe for "is there anything to negotiate?".
+      if (!input.iceRestart && pc.localDescription && sameMedia(pc.localDescription.sdp, offer.sdp)) return null;
+      await pc.setLocalDescription(offer);
+      return offer;
     }),
     makeAnswer: fromPromise(({ input, signal, system }) => {
       const { pc } = bindingOf(system, input.peerId);

@@ -90,3 +90,20 @@ export function candidateFitsDescription(candidate: IceCandidate, sdp: string): 
   if (candidate.sdpMLineIndex != null) return candidate.sdpMLineIndex < (sdp.match(/^m=/gm)?.length ?? 0);
   return true;
 }
+
+/**
+ * Whether two descriptions negotiate the same media: the same m-sections
+ * (kind, mid, direction, sending tracks) and ICE credentials. Session
+ * versions, ports and candidates are ignored.
+ */
+export function sameMedia(a: string, b: string): boolean {
+  const media = (sdp: string) =>
+    sdp
+      .split(/\r?\n/)
+      .filter((line) =>
+        /^(m=\S+|a=mid:|a=(sendrecv|sendonly|recvonly|inactive)$|a=msid:|a=ice-ufrag:|a=sctp-port:)/.test(line),
+      )
+      .map((line) => (line.startsWith('m=') ? line.split(' ')[0] : line))
+      .join('\n');
+  return media(a) === media(b);
+}

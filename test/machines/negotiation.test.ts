@@ -31,7 +31,7 @@ describe('signals the machine must not act on', () => {
   const effects = (calls: string[]) =>
     negotiationMachine.provide({
       actors: {
-        makeOffer: fromPromise(async () => {
+        makeOffer: fromPromise(async (): Promise<SessionDescription | null> => {
           calls.push('makeOffer');
           await new Promise((resolve) => setTimeout(resolve, 20));
           return offer;

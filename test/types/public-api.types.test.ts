@@ -59,7 +59,9 @@ describe('negotiationMachine.provide()', () => {
   test('checks effect signatures', () => {
     const provide = () => {
       negotiationMachine.provide({
-        actors: { makeOffer: fromPromise(async (): Promise<SessionDescription> => ({ type: 'offer', sdp: '' })) },
+        actors: {
+          makeOffer: fromPromise(async (): Promise<SessionDescription | null> => ({ type: 'offer', sdp: '' })),
+        },
         actions: {
           sendDescription: (_, params) => expectTypeOf(params.description).toEqualTypeOf<SessionDescription>(),
         },
