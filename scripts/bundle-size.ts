@@ -23,12 +23,13 @@
  * does not split by source file.
  */
 
-import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
 import { BROWSER_BUNDLE, BROWSER_CONDITIONS, browserBuild } from '../tsup.config.js';
+import { runAsScript } from './run-as-script.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -266,24 +267,4 @@ export async function main(args: readonly string[]): Promise<number> {
   return check.ok ? 0 : 1;
 }
 
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (entry === undefined) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(`bundle-size: ${error instanceof Error ? error.message : String(error)}`);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsScript(import.meta.url, 'bundle-size', main);

@@ -32,13 +32,13 @@
  * `state "key" as id`. Output depends only on the machine definition.
  */
 
-import { realpathSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from 'xstate';
 import { negotiationMachine } from '../machines/negotiation.js';
 import { poolMachine } from '../machines/pool.js';
+import { runAsScript } from './run-as-script.js';
 
 /** One diagram to keep up to date: add a line here to document another machine. */
 export interface DiagramTarget {
@@ -505,24 +505,4 @@ async function main(argv: readonly string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (entry === undefined) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsScript(import.meta.url, 'diagram', main);
