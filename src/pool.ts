@@ -104,7 +104,6 @@ export class Pool {
   readonly events = new PoolEvents();
   readonly #events$ = new Subject<PoolEventData>();
   readonly #actor: PoolActor;
-  readonly #signalling: SignallingChannel;
   readonly #connections = new Map<string, ManagedConnection>();
   #requestedPool: string | null = null;
 
@@ -113,7 +112,6 @@ export class Pool {
       options.RTCPeerConnection ??
       (globalThis as { RTCPeerConnection?: new (configuration?: object) => MediaPeerConnection }).RTCPeerConnection;
     if (!PeerConnection) throw new TypeError('no RTCPeerConnection here: pass options.RTCPeerConnection');
-    this.#signalling = signalling;
     const signals = new Observable<PoolSignalEvent>((subscriber) => {
       const messages = signalling.messages.subscribe({
         next: (message) => subscriber.next(this.#toSignal(message)),
@@ -306,10 +304,5 @@ export class Pool {
   /** @internal for tests and the inspector */
   get actor(): PoolActor {
     return this.#actor;
-  }
-
-  /** @internal */
-  get signalling(): SignallingChannel {
-    return this.#signalling;
   }
 }
