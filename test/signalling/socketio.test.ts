@@ -12,7 +12,7 @@ import { candidateMessage, joinMessage, sdpMessage } from '../../src/protocol/in
 import { Signalling, SocketIoTransceiver } from '../../src/signalling/index.js';
 import { until } from '../support/wait.js';
 import { type Sample, version1, version2 } from './frames.js';
-import { record } from './record.js';
+import { expectDelivered, record } from './record.js';
 
 interface ServerEnd {
   socket: ServerSocket;
@@ -55,12 +55,7 @@ async function roundTrip(samples: Sample[]) {
   const recording = record(signalling);
   const { socket } = await accepted;
   for (const sample of samples) socket.emit(sample.type, sample.data);
-  await until(() => recording.messages.length === samples.length, 'every message');
-  expect(recording.messages).toEqual(samples.map((sample) => sample.message));
-  expect(recording.events).toEqual(
-    samples.flatMap((sample) => sample.events.map((name) => [name, sample.message.data])),
-  );
-  expect(recording.errors).toEqual([]);
+  await expectDelivered(recording, samples);
   signalling.close();
 }
 
