@@ -7,7 +7,12 @@ export type SignallingErrorCode =
   /** A known event with a missing or invalid field; `field` names it. */
   | 'invalid-field'
   /** The raw frame is longer than `maxFrameBytes`; it was not parsed. */
-  | 'frame-too-large';
+  | 'frame-too-large'
+  /**
+   * An event this side must never send: a client's `rtc:describe`. Descriptions
+   * are trusted because only the back-end sets them (the original demo server's hole).
+   */
+  | 'forbidden-event';
 
 /**
  * A signalling frame was rejected. Parsers return it (they never throw); a

@@ -131,7 +131,15 @@ const serverEvents: EventParsers<ServerMessage> = {
   'rtc:error': error,
 };
 
+/** Client events that are named in the protocol but refused outright, with why. */
+function forbidden(why: string): () => never {
+  return () => {
+    throw new SignallingError('forbidden-event', why);
+  };
+}
+
 const clientEvents: EventParsers<ClientMessage> = {
+  'rtc:describe': forbidden('rtc:describe: descriptions are set by the server only'),
   'rtc:join': (data) => ({ type: 'rtc:join', data: { pool: poolName(own(data, 'pool'), 'data.pool') } }),
   'rtc:sdp': (data) => ({
     type: 'rtc:sdp',

@@ -144,7 +144,7 @@ function isClientMessage(message: unknown): boolean {
 /** A message as the other side will see it: order-insensitive, -0 and prototypes gone. */
 const wire = (message: ServerMessage | ClientMessage): unknown => JSON.parse(encodeFrame(message));
 
-const codes = ['malformed-frame', 'unknown-event', 'invalid-field', 'frame-too-large'];
+const codes = ['malformed-frame', 'unknown-event', 'invalid-field', 'frame-too-large', 'forbidden-event'];
 const roomy = { maxFrameBytes: Number.POSITIVE_INFINITY };
 
 /**

@@ -295,9 +295,17 @@ describe('client messages (version 2)', () => {
     );
   });
 
-  test('version 1 client events and a client-set description are unknown events', () => {
-    for (const type of ['rtc:offers', 'rtc:answer', 'rtc:describe', 'rtc:joined', 'rtc:peer']) {
+  test('version 1 client events and server events are unknown events from a client', () => {
+    for (const type of ['rtc:offers', 'rtc:answer', 'rtc:joined', 'rtc:peer', 'describe']) {
       expect(clientError(frame(type, {})).code).toBe('unknown-event');
+    }
+  });
+
+  test('a client-set description is a forbidden event, whatever its data', () => {
+    for (const data of [{}, { id: 'me', description: { role: 'admin' } }]) {
+      const error = clientError(frame('rtc:describe', data));
+      expect(error.code).toBe('forbidden-event');
+      expect(error.message).toMatch(/server only/);
     }
   });
 
