@@ -13,14 +13,42 @@ export const BROWSER_CONDITIONS = ['es2015', 'module'];
 /** The package for npm and Node: ESM + CJS + declarations, xstate and rxjs left as dependencies. */
 export const nodeBuild: Options = {
   name: 'node',
-  entry: { index: 'src/index.ts' },
+  entry: { index: 'src/index.ts', 'server/index': 'src/server/index.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
-  // `**/*` would also delete dist/browser/ while the browser build (run in parallel) writes it.
-  clean: ['!browser/**'],
+  // `**/*` would also delete the other builds' output (dist/browser/, dist/demo/, cli.js) as they write it.
+  clean: ['!browser/**', '!demo/**', '!cli.*'],
   target: 'es2022',
-  external: ['xstate', 'rxjs'],
+  external: ['xstate', 'rxjs', 'ws', 'socket.io'],
+};
+
+/** The `rtcpool` command (`rtcpool serve`): one ES module with a shebang, for Node. */
+export const cliBuild: Options = {
+  name: 'cli',
+  entry: { cli: 'src/cli/main.ts' },
+  format: ['esm'],
+  platform: 'node',
+  target: 'node20',
+  dts: false,
+  sourcemap: true,
+  clean: false,
+  external: ['xstate', 'rxjs', 'ws', 'socket.io'],
+};
+
+/** Stately's browser inspector for the demo page, served as /inspect.js by `rtcpool serve`. */
+export const inspectorBuild: Options = {
+  name: 'inspector',
+  entry: { inspect: 'scripts/inspect-browser.ts' },
+  outDir: 'dist/demo',
+  format: ['esm'],
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  noExternal: [/.*/],
+  dts: false,
+  clean: true,
+  outExtension: () => ({ js: '.js' }),
 };
 
 /**
@@ -48,4 +76,4 @@ export const browserBuild: Options = {
   },
 };
 
-export default defineConfig([nodeBuild, browserBuild]);
+export default defineConfig([nodeBuild, cliBuild, browserBuild, inspectorBuild]);

@@ -1,0 +1,209 @@
+/**
+ * rtcpool's signalling server (`rtcpool/server`): pools of endpoints that
+ * relay offers, answers and candidates to each other, speaking protocol
+ * version 2 over a raw WebSocket (`/ws`) and socket.io on one HTTP server.
+ * Node only; it shares the wire protocol with the client and nothing else.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Observable } from 'rxjs';
+import { type Logger, silentLogger } from '../logger.js';
+import type { JsonValue } from '../protocol/index.js';
+import { Hub, type ServerEvent, type ServerStats } from './hub.js';
+import { DEFAULTS, type MemberInfo, type SignallingServerOptions } from './options.js';
+import { SocketIoTransport } from './socketio.js';
+import { WebSocketTransport } from './websocket.js';
+
+export type { ServerEvent, ServerStats } from './hub.js';
+export type {
+  Authenticate,
+  ConnectionInfo,
+  MemberInfo,
+  ResolvePool,
+  SignallingServerOptions,
+} from './options.js';
+export { CLOSE_CODES, type CloseCode, type RejectionReason } from './reasons.js';
+
+/** A running signalling server. */
+export interface SignallingServer<Identity = unknown> {
+  /** The port it listens on (the one chosen when `port` was 0). */
+  readonly port: number;
+  /** `http://host:port`; the raw WebSocket is at `ws://host:port/ws`. */
+  readonly url: string;
+  /** The HTTP server carrying both transports (the one passed in, if any). */
+  readonly httpServer: Server;
+  /** Joins, leaves, relays, rejections, stops, as they happen. */
+  readonly events$: Observable<ServerEvent<Identity>>;
+  /** Counters since start, and current connections/endpoints/pools. */
+  stats(): ServerStats;
+  /**
+   * Sets endpoint `clientId`'s description (trusted: only the server sets
+   * them) and sends `rtc:describe` to the rest of its pool; later joiners get
+   * it in `rtc:joined`. False if no joined endpoint has that id.
+   */
+  describe(clientId: string, description: JsonValue): boolean;
+  /** Makes a pool joinable (required with `pools: 'private'`); it lives until stopped. */
+  createPool(poolId: string): void;
+  /** Sends `rtc:stop` to every member, closes their connections (4000) and forgets the pool. False if there is none. */
+  stopPool(poolId: string): boolean;
+  /** The members of a pool with their descriptions, or undefined. */
+  pool(poolId: string): MemberInfo[] | undefined;
+  /** Ids of the pools that exist now. */
+  pools(): string[];
+  /**
+   * Stops every pool (`rtc:stop`), closes every connection (1001) and, if it
+   * created the HTTP server, closes that too.
+   */
+  close(): Promise<void>;
+}
+
+export interface SignallingServerExtras {
+  logger?: Logger;
+}
+
+/**
+ * Starts a signalling server; resolves once it listens (at once when attached
+ * to a `server` of yours).
+ *
+ * @example
+ * import { createSignallingServer } from 'rtcpool/server';
+ *
+ * const server = await createSignallingServer({ port: 8080 });
+ * server.events$.subscribe((event) => {
+ *   if (event.type === 'join') server.describe(event.clientId, { joinedAt: Date.now() });
+ * });
+ */
+export async function createSignallingServer<Identity = unknown>(
+  options: SignallingServerOptions<Identity> & SignallingServerExtras = {},
+): Promise<SignallingServer<Identity>> {
+  const logger = options.logger ?? silentLogger;
+  const heartbeat = options.heartbeat ?? DEFAULTS.heartbeat;
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
+  const hub = new Hub({
+    pools: options.pools ?? 'public',
+    resolvePool: options.resolvePool as SignallingServerOptions['resolvePool'],
+    maxPeersPerPool: options.maxPeersPerPool ?? DEFAULTS.maxPeersPerPool,
+    rateLimit: options.rateLimit ?? DEFAULTS.rateLimit,
+    heartbeat,
+    joinTimeoutMs: options.joinTimeoutMs ?? DEFAULTS.joinTimeoutMs,
+    now: options.now ?? (() => performance.now()),
+    logger,
+  });
+  const owned = options.server === undefined;
+  const http = options.server ?? createServer((_, response) => response.writeHead(404).end());
+  const admit = admission(options, logger);
+
+  const wsPath = pathOf(options.websocket, DEFAULTS.websocketPath);
+  const websocket = wsPath === null ? null : new WebSocketTransport(hub, { maxMessageBytes, admit });
+  const ioPath = pathOf(options.socketio, DEFAULTS.socketioPath);
+  const socketio =
+    ioPath === null ? null : new SocketIoTransport(hub, http, { path: ioPath, maxMessageBytes, heartbeat, admit });
+
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = pathname(request.url);
+    if (websocket && path === wsPath) void websocket.upgrade(request, socket, head);
+    // socket.io answers its own path; on a server of ours, anything else is nobody's (on yours, it is yours).
+    else if (owned && !(ioPath !== null && path.startsWith(`${ioPath}/`))) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
+  };
+  http.on('upgrade', onUpgrade);
+  const sweeper = setInterval(() => hub.sweep(), heartbeat.intervalMs);
+  sweeper.unref();
+
+  if (owned) {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(options.port ?? DEFAULTS.port, options.host ?? DEFAULTS.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+  }
+  const address = () => {
+    const bound = http.address() as AddressInfo | null;
+    if (!bound || typeof bound === 'string') throw new Error('the HTTP server is not listening on a TCP port');
+    return bound;
+  };
+  logger.log('info', 'server', 'signalling server started', { websocket: wsPath, socketio: ioPath });
+
+  let closing: Promise<void> | undefined;
+  return {
+    get port() {
+      return address().port;
+    },
+    get url() {
+      const { address: host, port, family } = address();
+      return `http://${family === 'IPv6' ? `[${host}]` : host}:${port}`;
+    },
+    httpServer: http,
+    events$: hub.events.asObservable() as Observable<ServerEvent<Identity>>,
+    stats: () => hub.stats(),
+    describe: (clientId, description) => hub.describe(clientId, description),
+    createPool: (poolId) => hub.createPool(poolId),
+    stopPool: (poolId) => hub.stopPool(poolId),
+    pool: (poolId) => hub.pool(poolId),
+    pools: () => hub.poolIds(),
+    close() {
+      closing ??= (async () => {
+        clearInterval(sweeper);
+        hub.shutdown();
+        http.off('upgrade', onUpgrade);
+        websocket?.close();
+        socketio?.close();
+        if (owned) {
+          http.closeAllConnections();
+          await new Promise<void>((resolve) => http.close(() => resolve()));
+        }
+        logger.log('info', 'server', 'signalling server closed');
+      })();
+      return closing;
+    },
+  };
+}
+
+function pathOf(option: boolean | { path: string } | undefined, fallback: string): string | null {
+  if (option === false) return null;
+  return typeof option === 'object' ? option.path.replace(/\/$/, '') : fallback;
+}
+
+function pathname(url: string | undefined): string {
+  const end = url?.search(/[?#]/) ?? -1;
+  return url === undefined ? '/' : end === -1 ? url : url.slice(0, end);
+}
+
+/** The origin check and the `authenticate` hook, shared by both transports. */
+function admission<Identity>(
+  options: SignallingServerOptions<Identity>,
+  logger: Logger,
+): (request: IncomingMessage) => Promise<{ identity: unknown } | { refused: 401 | 403 }> {
+  const allowed = originCheck(options.allowedOrigins);
+  return async (request) => {
+    if (!allowed(request)) return { refused: 403 };
+    if (!options.authenticate) return { identity: undefined };
+    try {
+      const verdict = await options.authenticate(request);
+      if (verdict === false || verdict === null) return { refused: 401 };
+      return { identity: verdict === true || verdict === undefined ? undefined : verdict };
+    } catch (error) {
+      logger.log('warn', 'server', 'authenticate threw; connection refused', { error: String(error) });
+      return { refused: 401 };
+    }
+  };
+}
+
+function originCheck(option: SignallingServerOptions['allowedOrigins']): (request: IncomingMessage) => boolean {
+  if (option === '*') return () => true;
+  return (request) => {
+    const origin = request.headers.origin;
+    if (origin === undefined) return true; // not a browser: Origin is a browser's promise, nobody else's
+    if (typeof option === 'function') return option(origin);
+    if (option !== undefined) return option.includes(origin);
+    try {
+      return new URL(origin).host === request.headers.host;
+    } catch {
+      return false;
+    }
+  };
+}

@@ -1,0 +1,90 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { JsonValue } from '../protocol/index.js';
+
+/** What the `resolvePool` and `authenticate` hooks see about a connection. */
+export interface ConnectionInfo<Identity> {
+  /** What `authenticate` returned for this connection (undefined without the hook). */
+  identity: Identity | undefined;
+  /** The HTTP request that opened the connection (the upgrade, or socket.io's handshake). */
+  request: IncomingMessage;
+  transport: 'websocket' | 'socket.io';
+}
+
+/**
+ * Decides whether a connection may open. Return an identity (any value, kept
+ * with the connection and passed to `resolvePool` and to events), `true` for
+ * "allowed, no identity", or `false`/`null` to refuse (HTTP 401). Throwing
+ * refuses too.
+ */
+export type Authenticate<Identity> = (
+  request: IncomingMessage,
+) => Identity | boolean | null | undefined | Promise<Identity | boolean | null | undefined>;
+
+/**
+ * Maps a requested pool name to the pool actually joined (sent back in
+ * `rtc:joined.pool`), or refuses with null (`rtc:error` reason `pool-refused`).
+ */
+export type ResolvePool<Identity> = (
+  requested: string,
+  connection: ConnectionInfo<Identity>,
+) => string | null | undefined | Promise<string | null | undefined>;
+
+export interface SignallingServerOptions<Identity = unknown> {
+  /** Interface to listen on (default `127.0.0.1`). Ignored with `server`. */
+  host?: string;
+  /** Port to listen on (default 0: any free port; read it back from `server.port`). Ignored with `server`. */
+  port?: number;
+  /**
+   * Attach to an existing `http.Server` (an Express app's `app.listen()` result,
+   * say) instead of creating one. Its other requests are left alone; the
+   * caller listens and closes it.
+   */
+  server?: Server;
+  /** `public` (default): the first join creates a pool. `private`: only pools made with `createPool` can be joined. */
+  pools?: 'public' | 'private';
+  resolvePool?: ResolvePool<Identity>;
+  authenticate?: Authenticate<Identity>;
+  /**
+   * Browser origins allowed to connect. Default: requests without an `Origin`
+   * header (non-browser clients) and same-origin pages (Origin's host equals
+   * the Host header). `'*'` allows every origin.
+   */
+  allowedOrigins?: '*' | readonly string[] | ((origin: string) => boolean);
+  /** Members per pool (default 32: a full mesh beyond that is rarely wise). */
+  maxPeersPerPool?: number;
+  /** Largest inbound frame in bytes (default 64 KiB); larger closes the connection (1009). */
+  maxMessageBytes?: number;
+  /** Per-connection message rate: a token bucket (default 50/s, burst 200). */
+  rateLimit?: { perSecond: number; burst: number };
+  /**
+   * Liveness: the server pings every `intervalMs` (default 10 s) and drops a
+   * connection it has not heard from (pong or message) for `timeoutMs`
+   * (default 20 s), so a dead one is gone within `timeoutMs + intervalMs`.
+   */
+  heartbeat?: { intervalMs: number; timeoutMs: number };
+  /** A connection that has not sent `rtc:join` after this long is closed (4008); default 30 s. */
+  joinTimeoutMs?: number;
+  /** Transports and their paths: raw WebSocket at `/ws` and socket.io at `/socket.io/` by default; `false` turns one off. */
+  websocket?: boolean | { path: string };
+  socketio?: boolean | { path: string };
+  /** Milliseconds since some epoch; tests pass a fake. Default `performance.now`. */
+  now?: () => number;
+}
+
+/** A member of a pool, as {@link SignallingServer.pool} reports it. */
+export interface MemberInfo {
+  id: string;
+  description: JsonValue;
+}
+
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 0,
+  maxPeersPerPool: 32,
+  maxMessageBytes: 64 * 1024,
+  rateLimit: { perSecond: 50, burst: 200 },
+  heartbeat: { intervalMs: 10_000, timeoutMs: 20_000 },
+  joinTimeoutMs: 30_000,
+  websocketPath: '/ws',
+  socketioPath: '/socket.io',
+} as const;

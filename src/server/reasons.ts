@@ -1,0 +1,42 @@
+import type { SignallingErrorCode } from '../protocol/index.js';
+
+/**
+ * Every `reason` an `rtc:error` from this server can carry. The parser's codes
+ * come first (the frame itself was wrong), then the server's own (the frame
+ * was fine but not allowed). Stable: clients may branch on them.
+ */
+export type RejectionReason =
+  | SignallingErrorCode
+  /** `rtc:sdp` / `rtc:candidate` before `rtc:joined`. */
+  | 'not-joined'
+  /** A second `rtc:join` on one connection. */
+  | 'already-joined'
+  /** The relay target is not a member of the sender's pool (whether or not it exists elsewhere). */
+  | 'unknown-peer'
+  /** `pools: 'private'` and nobody created the pool. */
+  | 'pool-not-found'
+  /** The `resolvePool` hook refused the requested pool. */
+  | 'pool-refused'
+  /** The pool has `maxPeersPerPool` members already. */
+  | 'pool-full'
+  /** More messages than the per-connection rate allows; the message was dropped. */
+  | 'rate-limited';
+
+/**
+ * WebSocket close codes this server closes a connection with, and why.
+ * 1000-1015 are RFC 6455's; 4000-4999 are private to rtcpool.
+ */
+export const CLOSE_CODES = {
+  /** The server is shutting down. */
+  serverClosing: 1001,
+  /** A frame larger than `maxMessageBytes` (sent by `ws` itself). */
+  messageTooBig: 1009,
+  /** The pool was stopped (`rtc:stop` was sent first). */
+  poolStopped: 4000,
+  /** No `rtc:join` within `joinTimeoutMs`. */
+  joinTimeout: 4008,
+  /** Kept sending past the rate limit after being told (`rate-limited`) `rateLimit.burst` times. */
+  rateLimited: 4029,
+} as const;
+
+export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];

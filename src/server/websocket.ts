@@ -1,0 +1,77 @@
+/**
+ * The raw WebSocket transport (`ws`): JSON text frames `{"type", "data"}` at
+ * one path, as the original client's WebSocket transceiver speaks them.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { parseClientFrame } from '../protocol/index.js';
+import type { Hub, Link } from './hub.js';
+import type { ConnectionInfo } from './options.js';
+
+export interface WebSocketTransportOptions {
+  maxMessageBytes: number;
+  /** Decides on the upgrade: an identity, or `refused` with an HTTP status. */
+  admit: (request: IncomingMessage) => Promise<{ identity: unknown } | { refused: 401 | 403 }>;
+}
+
+export class WebSocketTransport {
+  private readonly server: WebSocketServer;
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly options: WebSocketTransportOptions,
+  ) {
+    // `ws` enforces maxPayload itself: a larger frame closes the socket with 1009.
+    this.server = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, clientTracking: false });
+  }
+
+  /** Completes (or refuses) one HTTP upgrade for this transport's path. */
+  async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy()); // a reset during the handshake is not ours to crash on
+    const verdict = await this.options.admit(request);
+    if ('refused' in verdict) return refuse(socket, verdict.refused);
+    if (socket.destroyed) return;
+    this.server.handleUpgrade(request, socket, head, (ws) =>
+      this.connect(ws, { identity: verdict.identity, request, transport: 'websocket' }),
+    );
+  }
+
+  close(): void {
+    this.server.close();
+  }
+
+  private connect(ws: WebSocket, info: ConnectionInfo<unknown>): void {
+    const link: Link = {
+      send: (type, data) => {
+        if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type, data }));
+      },
+      close: (code, reason) => {
+        if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(code, reason);
+      },
+      terminate: () => ws.terminate(),
+      ping: () => {
+        if (ws.readyState === WebSocket.OPEN) ws.ping();
+      },
+    };
+    const endpoint = this.hub.open(link, info);
+    // Binary frames are parsed as UTF-8 JSON too: the parser takes bytes.
+    ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+      this.hub.receive(endpoint, () =>
+        parseClientFrame(Array.isArray(data) ? Buffer.concat(data) : data, {
+          maxFrameBytes: this.options.maxMessageBytes,
+        }),
+      );
+    });
+    ws.on('pong', () => this.hub.alive(endpoint));
+    ws.on('error', () => undefined); // `close` follows; the error itself (bad frame, reset) is the client's
+    ws.on('close', () => this.hub.closed(endpoint));
+  }
+}
+
+const STATUS_TEXT = { 401: 'Unauthorized', 403: 'Forbidden' } as const;
+
+function refuse(socket: Duplex, status: 401 | 403): void {
+  if (socket.destroyed) return;
+  socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
