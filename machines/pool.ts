@@ -11,7 +11,7 @@
  * through `.provide()` by `src/pool-actor.ts`.
  */
 import { assign, emit, enqueueActions, setup } from 'xstate';
-import type { JsonValue } from '../src/protocol/index.js';
+import { JOIN_REFUSALS, type JsonValue } from '../src/protocol/index.js';
 import type { IceCandidate, SessionDescription } from '../src/types.js';
 import { negotiationMachine } from './negotiation.js';
 
@@ -31,7 +31,14 @@ export type PoolSignalEvent =
 export type PoolEvent = PoolSignalEvent | { type: 'app.join'; pool: string } | { type: 'app.close' };
 
 /** Why a signal was refused; the pool carries on. */
-export type PoolProblem = 'unknown-peer' | 'duplicate-peer' | 'not-joined' | 'already-joined' | 'server-error';
+export type PoolProblem =
+  | 'unknown-peer'
+  | 'duplicate-peer'
+  | 'not-joined'
+  | 'already-joined'
+  | 'server-error'
+  /** The server refused the join (`pool-not-found`, `pool-refused`, `pool-full`): back to idle, join() may be tried again. */
+  | 'join-refused';
 
 export type PoolEmitted =
   | { type: 'pool.joined'; id: string; pool: string; peers: string[] }
@@ -74,6 +81,8 @@ const poolSetup = setup({
     isKnownPeer: ({ context }, params: { peerId: string }) => context.peers.includes(params.peerId),
     isNewPeer: ({ context }, params: { peerId: string }) =>
       params.peerId !== context.selfId && !context.peers.includes(params.peerId),
+    isJoinRefusal: (_, params: { reason: string | undefined }) =>
+      (JOIN_REFUSALS as readonly (string | undefined)[]).includes(params.reason),
   },
 });
 
@@ -125,6 +134,19 @@ export const poolMachine = pool.createMachine({
     joining: {
       on: {
         'app.join': { actions: problem('already-joined', 'join() was called while already joining') },
+        // Any other server error falls through to the machine-wide handler and the join still stands.
+        'signal.error': {
+          guard: { type: 'isJoinRefusal', params: ({ event }) => ({ reason: event.reason }) },
+          target: 'idle',
+          actions: [
+            assign({ pool: null }),
+            emit(({ event }) => ({
+              type: 'pool.problem' as const,
+              problem: 'join-refused' as const,
+              message: `${event.reason}: ${event.message}`,
+            })),
+          ],
+        },
         'signal.joined': {
           target: 'joined',
           actions: [

@@ -236,21 +236,33 @@ export class Pool {
 
   /**
    * Joins `poolName`. Resolves with this endpoint's id once the server
-   * confirms; throws if this pool is already joining or joined.
+   * confirms; throws if this pool is already joining or joined. Rejects with a
+   * `PoolError` coded `join-refused` if the server refuses the pool (not
+   * found, refused by the application, full): the pool is idle again and
+   * `join` may be called again.
    */
   join(poolName: string): Promise<string> {
     if (!this.#actor.getSnapshot().matches('idle')) throw new PoolError('already-joined', 'this pool already joined');
     this.#requestedPool = poolName;
     const joined = new Promise<string>((resolve, reject) => {
+      const refused = this.#actor.on('pool.problem', ({ problem, message }) => {
+        if (problem !== 'join-refused') return;
+        done();
+        reject(new PoolError(problem, message));
+      });
       const subscription = this.#actor.subscribe({
         next: (snapshot) => {
           if (snapshot.matches('joined')) {
-            subscription.unsubscribe();
+            done();
             resolve(snapshot.context.selfId as string);
           }
         },
         complete: () => reject(new PoolError('closed', 'the pool ended before it joined')),
       });
+      const done = () => {
+        refused.unsubscribe();
+        subscription.unsubscribe();
+      };
     });
     this.#actor.send({ type: 'app.join', pool: poolName });
     return joined;

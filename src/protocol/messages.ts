@@ -18,6 +18,14 @@ export const SERVER_EVENTS = [
  */
 export const LEGACY_SERVER_EVENTS = ['rtc:request_offers', 'rtc:offer', 'rtc:answer'] as const;
 
+/**
+ * `rtc:error` reasons with which a server refuses an `rtc:join`: the endpoint
+ * is not in any pool and may try again (another name, later).
+ */
+export const JOIN_REFUSALS = ['pool-not-found', 'pool-refused', 'pool-full'] as const;
+
+export type JoinRefusal = (typeof JOIN_REFUSALS)[number];
+
 /** Events a client sends (version 2 only). */
 export const CLIENT_EVENTS = ['rtc:join', 'rtc:sdp', 'rtc:candidate'] as const;
 

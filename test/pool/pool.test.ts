@@ -1,7 +1,8 @@
-import { firstValueFrom, toArray } from 'rxjs';
+import { firstValueFrom, Subject, toArray } from 'rxjs';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { ManagedConnection } from '../../src/managed-connection.js';
-import { Pool, type PoolEventData } from '../../src/pool.js';
+import { Pool, PoolError, type PoolEventData } from '../../src/pool.js';
+import type { ClientMessage, ServerMessage } from '../../src/protocol/index.js';
 import { hubSignalling } from '../support/hub-signalling.js';
 import { MemoryHub } from '../support/memory-hub.js';
 import { SimulatedPeerConnection } from '../support/simulated-peer-connection.js';
@@ -23,6 +24,60 @@ function pool(hub: MemoryHub): Pool & { seen: PoolEventData[] } {
 }
 
 describe('Pool', () => {
+  test('a refused join rejects with join-refused and leaves the pool idle to join again', async () => {
+    const messages = new Subject<ServerMessage>();
+    const sent: ClientMessage[] = [];
+    const replies: ServerMessage[] = [
+      { type: 'rtc:error', data: { message: 'pool "full" has 2 members', reason: 'pool-full' } },
+      { type: 'rtc:joined', data: { client_id: 'me', peers: [], descriptions: {}, pool: 'other' } },
+    ];
+    const refusing = new Pool(
+      { iceServers: [] },
+      {
+        messages,
+        send: (message) => {
+          sent.push(message);
+          const reply = replies.shift();
+          if (reply) setImmediate(() => messages.next(reply));
+        },
+        close: () => messages.complete(),
+      },
+      { RTCPeerConnection: SimulatedPeerConnection as never },
+    );
+    pools.push(refusing);
+    const errors: PoolEventData[] = [];
+    refusing.events$.subscribe((event) => event.type === 'error' && errors.push(event));
+
+    const refusal = await refusing.join('full').catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(PoolError);
+    expect(refusal).toMatchObject({ code: 'join-refused', message: expect.stringContaining('pool-full') });
+    expect(errors).toHaveLength(1);
+    expect(refusing.id).toBeNull();
+
+    await expect(refusing.join('other')).resolves.toBe('me');
+    expect(sent.map((message) => message.type)).toEqual(['rtc:join', 'rtc:join']);
+  });
+
+  test('a server error that is not a refusal does not end the join', async () => {
+    const messages = new Subject<ServerMessage>();
+    const waiting = new Pool(
+      { iceServers: [] },
+      {
+        messages,
+        send: () => {
+          setImmediate(() => {
+            messages.next({ type: 'rtc:error', data: { message: 'slow down', reason: 'rate-limited' } });
+            messages.next({ type: 'rtc:joined', data: { client_id: 'me', peers: [], descriptions: {}, pool: 'p' } });
+          });
+        },
+        close: () => messages.complete(),
+      },
+      { RTCPeerConnection: SimulatedPeerConnection as never },
+    );
+    pools.push(waiting);
+    await expect(waiting.join('p')).resolves.toBe('me');
+  });
+
   test('join resolves with the id; peers, events and on* handlers follow the original API', async () => {
     const hub = new MemoryHub();
     const alice = pool(hub);
