@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { Observable } from 'rxjs';
 import { type Logger, silentLogger } from '../logger.js';
 import type { JsonValue } from '../protocol/index.js';
+import { CLOSE_GRACE_MS } from './grace.js';
 import { Hub, type ServerEvent, type ServerStats } from './hub.js';
 import { DEFAULTS, type MemberInfo, type SignallingServerOptions } from './options.js';
 import { SocketIoTransport } from './socketio.js';
@@ -150,8 +151,8 @@ export async function createSignallingServer<Identity = unknown>(
         clearInterval(sweeper);
         hub.shutdown();
         http.off('upgrade', onUpgrade);
-        websocket?.close();
-        socketio?.close();
+        // The hub has sent rtc:stop and started closing every connection; give them a moment to finish.
+        await Promise.all([websocket?.close(CLOSE_GRACE_MS), socketio?.close(CLOSE_GRACE_MS)]);
         if (owned) {
           http.closeAllConnections();
           await new Promise<void>((resolve) => http.close(() => resolve()));

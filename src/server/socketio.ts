@@ -7,6 +7,7 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import { parseClientEvent } from '../protocol/index.js';
+import { settledWithin } from './grace.js';
 import type { Hub, Link } from './hub.js';
 
 export interface SocketIoTransportOptions {
@@ -20,41 +21,77 @@ export class SocketIoTransport {
   private readonly io: Server;
   /** Identities decided at the handshake, found again from the socket's request. */
   private readonly identities = new WeakMap<IncomingMessage, unknown>();
+  /** Resolves when each open engine.io connection has closed, so that `close` can wait for them to flush. */
+  private readonly connections = new Set<Promise<void>>();
+  private readonly detach: () => void;
+  private closing = false;
 
   constructor(
     private readonly hub: Hub,
     http: HttpServer,
     options: SocketIoTransportOptions,
   ) {
-    this.io = new Server(http, {
-      path: options.path,
-      serveClient: false,
-      maxHttpBufferSize: options.maxMessageBytes,
-      pingInterval: options.heartbeat.intervalMs,
-      pingTimeout: options.heartbeat.timeoutMs,
-      // Upgrades for other paths (the raw WebSocket's) are not socket.io's to destroy.
-      destroyUpgrade: false,
-      allowRequest: (request, callback) => {
-        options.admit(request).then(
-          (verdict) => {
-            if ('refused' in verdict) return callback(verdict.refused === 401 ? 'unauthorized' : 'forbidden', false);
-            this.identities.set(request, verdict.identity);
-            callback(null, true);
-          },
-          () => callback('unauthorized', false),
-        );
-      },
-    });
+    [this.io, this.detach] = attachment(
+      http,
+      () =>
+        new Server(http, {
+          path: options.path,
+          serveClient: false,
+          maxHttpBufferSize: options.maxMessageBytes,
+          pingInterval: options.heartbeat.intervalMs,
+          pingTimeout: options.heartbeat.timeoutMs,
+          // Upgrades for other paths (the raw WebSocket's) are not socket.io's to destroy.
+          destroyUpgrade: false,
+          allowRequest: (request, callback) => this.allow(request, options, callback),
+        }),
+    );
     this.io.on('connection', (socket) => this.connect(socket));
   }
 
-  close(): void {
-    // io.close() would also close the HTTP server, which may belong to the caller.
+  /**
+   * Refuses new handshakes, lets the sockets the hub disconnected flush what
+   * they were sent (`rtc:stop`) for up to `graceMs`, cuts the rest, and hands
+   * the HTTP server back as it was. (`io.close()` would also close the HTTP
+   * server, which may belong to the caller; `engine.close()` alone discards
+   * unsent packets and leaves socket.io's listeners on the server, still
+   * accepting handshakes.)
+   */
+  async close(graceMs: number): Promise<void> {
+    this.closing = true;
     this.io.disconnectSockets(true);
+    await settledWithin([...this.connections], graceMs);
     this.io.engine.close();
+    this.detach();
+  }
+
+  private allow(
+    request: IncomingMessage,
+    options: SocketIoTransportOptions,
+    callback: (error: string | null | undefined, success: boolean) => void,
+  ): void {
+    if (this.closing) {
+      callback('closing', false);
+      return;
+    }
+    options.admit(request).then(
+      (verdict) => {
+        if (this.closing) return callback('closing', false);
+        if ('refused' in verdict) return callback(verdict.refused === 401 ? 'unauthorized' : 'forbidden', false);
+        this.identities.set(request, verdict.identity);
+        callback(null, true);
+      },
+      () => callback('unauthorized', false),
+    );
   }
 
   private connect(socket: Socket): void {
+    if (this.closing) {
+      socket.disconnect(true);
+      return;
+    }
+    const closed = new Promise<void>((resolve) => socket.conn.once('close', () => resolve()));
+    this.connections.add(closed);
+    void closed.then(() => this.connections.delete(closed));
     const link: Link = {
       send: (type, data) => {
         if (socket.connected) socket.emit(type, data);
@@ -72,4 +109,31 @@ export class SocketIoTransport {
     });
     socket.on('disconnect', () => this.hub.closed(endpoint));
   }
+}
+
+const ATTACHED_EVENTS = ['request', 'upgrade', 'listening', 'close'] as const;
+type Listener = (...args: unknown[]) => void;
+
+/**
+ * Runs `attach` (socket.io attaching to `http`) and returns what it returned
+ * with its undoing: engine.io has no detach. It adds listeners, and it takes
+ * over the server's `request` listeners (calling them itself for other
+ * paths); the undoing removes what it added and gives those back, ahead of
+ * any added since.
+ */
+function attachment<T>(http: HttpServer, attach: () => T): [T, () => void] {
+  const listeners = (event: string) => http.listeners(event) as Listener[];
+  const before = new Map(ATTACHED_EVENTS.map((event) => [event, listeners(event)]));
+  const attached = attach();
+  const added = ATTACHED_EVENTS.map((event) => {
+    const previous = before.get(event) ?? [];
+    return [event, listeners(event).filter((listener) => !previous.includes(listener))] as const;
+  });
+  const detach = () => {
+    for (const [event, own] of added) for (const listener of own) http.off(event, listener);
+    const present = listeners('request');
+    const taken = (before.get('request') ?? []).filter((listener) => !present.includes(listener));
+    for (const listener of taken.reverse()) http.prependListener('request', listener);
+  };
+  return [attached, detach];
 }

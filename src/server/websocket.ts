@@ -2,10 +2,12 @@
  * The raw WebSocket transport (`ws`): JSON text frames `{"type", "data"}` at
  * one path, as the original client's WebSocket transceiver speaks them.
  */
+import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { parseClientFrame } from '../protocol/index.js';
+import { settledWithin } from './grace.js';
 import type { Hub, Link } from './hub.js';
 import type { ConnectionInfo } from './options.js';
 
@@ -17,6 +19,8 @@ export interface WebSocketTransportOptions {
 
 export class WebSocketTransport {
   private readonly server: WebSocketServer;
+  /** Open sockets, so that `close` can cut the ones that never finish closing. */
+  private readonly sockets = new Set<WebSocket>();
 
   constructor(
     private readonly hub: Hub,
@@ -37,8 +41,17 @@ export class WebSocketTransport {
     );
   }
 
-  close(): void {
+  /**
+   * Stops accepting (an upgrade still being admitted is refused with 503) and
+   * gives the sockets the hub is closing `graceMs` to finish their close
+   * handshake; the rest are cut.
+   */
+  async close(graceMs: number): Promise<void> {
     this.server.close();
+    const open = [...this.sockets];
+    const closed = open.map((ws) => once(ws, 'close'));
+    await settledWithin(closed, graceMs);
+    for (const ws of open) ws.terminate();
   }
 
   private connect(ws: WebSocket, info: ConnectionInfo<unknown>): void {
@@ -55,6 +68,7 @@ export class WebSocketTransport {
       },
     };
     const endpoint = this.hub.open(link, info);
+    this.sockets.add(ws);
     // Binary frames are parsed as UTF-8 JSON too: the parser takes bytes.
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
       this.hub.receive(endpoint, () =>
@@ -65,7 +79,10 @@ export class WebSocketTransport {
     });
     ws.on('pong', () => this.hub.alive(endpoint));
     ws.on('error', () => undefined); // `close` follows; the error itself (bad frame, reset) is the client's
-    ws.on('close', () => this.hub.closed(endpoint));
+    ws.on('close', () => {
+      this.sockets.delete(ws);
+      this.hub.closed(endpoint);
+    });
   }
 }
 
