@@ -1,0 +1,294 @@
+/**
+ * The whole system as a user runs it: `rtcpool serve` (the built CLI, its own
+ * process) serving the demo page and the browser build, Chromium pages in
+ * separate browser contexts driving the page's UI, and a Node peer on
+ * @roamhq/wrtc in the same pool. The tests run in order on one pool: mesh and
+ * chat, media, descriptions, the Node peer, a leave and rejoin, and the stop.
+ */
+import { mkdirSync } from 'node:fs';
+import wrtc from '@roamhq/wrtc';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { WebSocket } from 'ws';
+import type { DataChannelLike, ManagedConnection } from '../../src/managed-connection.js';
+import { Pool } from '../../src/pool.js';
+import { Signalling } from '../../src/signalling/index.js';
+import { launchChromium, PLAIN_HOST_CANDIDATES } from '../support/browser-driver.js';
+import { type CliServer, startCliServer } from '../support/cli-server.js';
+import { eventually } from '../support/wait.js';
+
+const POOL = 'e2e-room';
+const NAMES = ['Ada', 'Grace', 'Linus', 'Barbara'];
+const SCREENSHOTS = 'test-output/screenshots';
+const FAKE_MEDIA = ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'];
+/** Browser work on a shared 2-core machine: generous, and only ever a ceiling for polling. */
+const PATIENCE = 45_000;
+
+interface DemoPage {
+  page: Page;
+  name: string;
+  id: string;
+  errors: string[];
+}
+
+let server: CliServer;
+let browser: Browser;
+const pages: DemoPage[] = [];
+
+beforeAll(async () => {
+  server = await startCliServer();
+  browser = await launchChromium([PLAIN_HOST_CANDIDATES, ...FAKE_MEDIA]);
+  mkdirSync(SCREENSHOTS, { recursive: true });
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const byTestId = (page: Page, id: string) => page.locator(`[data-testid="${id}"]`);
+
+async function status(page: Page): Promise<string | undefined> {
+  return page.evaluate(() => document.body.dataset.status);
+}
+
+/** Opens the demo in a fresh browser context and joins through its form. */
+async function openDemo(name: string): Promise<DemoPage> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${server.url}?pool=${POOL}&name=${name}`);
+  const demo: DemoPage = { page, name, id: '', errors };
+  await join(demo);
+  return demo;
+}
+
+async function join(demo: DemoPage): Promise<void> {
+  await byTestId(demo.page, 'join').click();
+  await demo.page.waitForFunction(() => document.body.dataset.status === 'joined', undefined, { timeout: PATIENCE });
+  demo.id = (await byTestId(demo.page, 'self-id').textContent())?.trim() ?? '';
+  expect(demo.id).toMatch(/^[0-9a-f-]{36}$/);
+}
+
+/** Per peer id shown on a page: its description, negotiation state and chat channel. */
+async function peerRows(page: Page): Promise<Map<string, { description: string; state: string; channel: string }>> {
+  const rows = await page.$$eval('[data-testid="peer"]', (elements) =>
+    elements.map((row) => {
+      const text = (id: string) => row.querySelector(`[data-testid="${id}"]`)?.textContent?.trim() ?? '';
+      return [
+        row.getAttribute('data-peer-id') ?? '',
+        { description: text('peer-description'), state: text('peer-state'), channel: text('peer-channel') },
+      ] as const;
+    }),
+  );
+  return new Map(rows);
+}
+
+/** Every page lists exactly the others, each stable with its chat channel open. */
+async function meshed(group: DemoPage[]): Promise<boolean> {
+  for (const demo of group) {
+    const rows = await peerRows(demo.page);
+    const expected = group.filter((other) => other !== demo).map((other) => other.id);
+    if (rows.size !== expected.length) return false;
+    for (const id of expected) {
+      const row = rows.get(id);
+      if (row?.channel !== 'open' || row.state !== 'stable.idle') return false;
+    }
+  }
+  return true;
+}
+
+async function chatFrom(page: Page, from: string): Promise<string[]> {
+  return page.$$eval(`[data-testid="chat-message"][data-from="${from}"]`, (elements) =>
+    elements.map((element) => element.textContent ?? ''),
+  );
+}
+
+async function remoteTiles(page: Page): Promise<Map<string, string>> {
+  const tiles = await page.$$eval('[data-testid="remote-video"]', (elements) =>
+    elements.map(
+      (tile) => [tile.getAttribute('data-peer-id') ?? '', tile.getAttribute('data-receiving') ?? ''] as const,
+    ),
+  );
+  return new Map(tiles);
+}
+
+// Each step waits on several pages in turn, each wait bounded by PATIENCE.
+describe('the demo page against rtcpool serve, in Chromium', { timeout: 180_000 }, () => {
+  test('four pages join through the page, mesh, and each chat message reaches all the others', async () => {
+    for (const name of NAMES) pages.push(await openDemo(name));
+    await eventually(() => meshed(pages), 'four pages meshed with open chat channels', PATIENCE);
+
+    for (const demo of pages) {
+      const rows = await peerRows(demo.page);
+      for (const other of pages.filter((peer) => peer !== demo)) {
+        // The server described every endpoint with the name its page asked for.
+        expect(rows.get(other.id)?.description).toBe(other.name);
+      }
+    }
+
+    for (const demo of pages) {
+      await byTestId(demo.page, 'chat-input').fill(`hello from ${demo.name}`);
+      await byTestId(demo.page, 'chat-send').click();
+    }
+    for (const demo of pages) {
+      for (const other of pages.filter((peer) => peer !== demo)) {
+        await eventually(
+          async () => (await chatFrom(demo.page, other.id)).some((text) => text.includes(`hello from ${other.name}`)),
+          `${demo.name} got ${other.name}'s message`,
+          PATIENCE,
+        );
+      }
+    }
+    for (const demo of pages) await demo.page.screenshot({ path: `${SCREENSHOTS}/mesh-${demo.name}.png` });
+  });
+
+  test('fake camera tracks reach every page, and muting video is seen on the far side', async () => {
+    for (const demo of pages) await byTestId(demo.page, 'camera').click();
+    const receivingFromAll = async (demo: DemoPage) => {
+      const tiles = await remoteTiles(demo.page);
+      return pages.every((other) => other === demo || tiles.get(other.id) === 'true');
+    };
+    for (const demo of pages) {
+      await eventually(() => receivingFromAll(demo), `${demo.name} receives every camera`, PATIENCE);
+    }
+    for (const demo of pages) await demo.page.screenshot({ path: `${SCREENSHOTS}/camera-${demo.name}.png` });
+
+    const [muter, ...others] = pages as [DemoPage, ...DemoPage[]];
+    await byTestId(muter.page, 'mute-video').click();
+    for (const demo of others) {
+      await eventually(
+        async () => (await remoteTiles(demo.page)).get(muter.id) === 'false',
+        `${demo.name} sees ${muter.name}'s video muted`,
+        PATIENCE,
+      );
+    }
+    await byTestId(muter.page, 'mute-video').click();
+    for (const demo of others) {
+      await eventually(
+        async () => (await remoteTiles(demo.page)).get(muter.id) === 'true',
+        `${demo.name} sees ${muter.name}'s video again`,
+        PATIENCE,
+      );
+    }
+    // Twelve decoded videos keep two cores busy: the rest of the scenario runs with cameras off.
+    for (const demo of pages) await byTestId(demo.page, 'camera').click();
+    for (const demo of pages) {
+      await eventually(async () => (await remoteTiles(demo.page)).size === 0, `${demo.name}'s tiles gone`, PATIENCE);
+    }
+  });
+
+  test('a description set by the server reaches every other page; a page describing itself gets an error', async () => {
+    const [host, self, ...rest] = pages as [DemoPage, DemoPage, ...DemoPage[]];
+    const answer = await server.admin('POST', '/admin/describe', {
+      clientId: host.id,
+      description: { name: 'Ada (host)' },
+    });
+    expect(answer.status).toBe(200);
+    for (const demo of [self, ...rest]) {
+      await eventually(
+        async () => (await peerRows(demo.page)).get(host.id)?.description === 'Ada (host)',
+        `${demo.name} shows the new description`,
+        PATIENCE,
+      );
+    }
+
+    await byTestId(self.page, 'describe-input').fill('{"name": "Grace, admin"}');
+    await byTestId(self.page, 'describe-send').click();
+    await self.page.waitForSelector('[data-testid="error"][data-reason="forbidden-event"]', { timeout: PATIENCE });
+    const members = await server.admin('GET', '/admin/pools');
+    const listed = (members.body as { id: string; members: { id: string; description: unknown }[] }[]).find(
+      (pool) => pool.id === POOL,
+    );
+    expect(listed?.members.find((member) => member.id === self.id)?.description).toEqual({ name: 'Grace' });
+    for (const demo of [host, ...rest]) expect((await peerRows(demo.page)).get(self.id)?.description).toBe('Grace');
+  });
+
+  test('a Node peer on @roamhq/wrtc joins the browsers pool and exchanges chat with every page', async () => {
+    const socket = new WebSocket(`${server.url.replace(/^http/, 'ws')}ws?name=Node`);
+    const node = new Pool({ iceServers: [] }, new Signalling.websocket(socket), {
+      RTCPeerConnection: wrtc.RTCPeerConnection as never,
+    });
+    // The demo's rule: the endpoint that was there first opens `chat`; the Node peer came last, so it receives them.
+    type Channel = DataChannelLike & { send(data: string): void };
+    const channels = new Map<string, Channel>();
+    const received = new Map<string, string[]>();
+    node.events.ondatachannel = ({ detail: { connection, channel } }) => {
+      if (channel.label !== 'chat') return;
+      channels.set(connection.id, channel as Channel);
+      channel.addEventListener('message', (event) => {
+        received.set(connection.id, [...(received.get(connection.id) ?? []), String((event as MessageEvent).data)]);
+      });
+    };
+    let nodeId = '';
+    try {
+      nodeId = await node.join(POOL);
+      await eventually(
+        () => pages.every((demo) => channels.get(demo.id)?.readyState === 'open'),
+        'a chat channel from every page to the Node peer',
+        PATIENCE,
+      );
+      for (const demo of pages) channels.get(demo.id)?.send(JSON.stringify({ text: `hi ${demo.name}, from Node` }));
+      for (const demo of pages) {
+        await eventually(
+          async () => (await chatFrom(demo.page, nodeId)).some((text) => text.includes(`from Node`)),
+          `${demo.name} got the Node peer's message`,
+          PATIENCE,
+        );
+        await byTestId(demo.page, 'chat-input').fill(`hello Node, ${demo.name} here`);
+        await byTestId(demo.page, 'chat-send').click();
+      }
+      await eventually(
+        () => pages.every((demo) => received.get(demo.id)?.some((text) => text.includes(`${demo.name} here`))),
+        'the Node peer got a message from every page',
+        PATIENCE,
+      );
+      expect(node.connections.map((connection: ManagedConnection) => connection.id).sort()).toEqual(
+        pages.map((demo) => demo.id).sort(),
+      );
+    } finally {
+      node.close();
+    }
+    for (const demo of pages) {
+      await eventually(
+        async () => !(await peerRows(demo.page)).has(nodeId),
+        `${demo.name} dropped the Node peer`,
+        PATIENCE,
+      );
+    }
+  });
+
+  test('a page that leaves disappears from the others; it rejoins with a new id and meshes again', async () => {
+    const leaver = pages[3] as DemoPage;
+    const stayers = pages.slice(0, 3);
+    const oldId = leaver.id;
+    await byTestId(leaver.page, 'leave').click();
+    expect(await status(leaver.page)).toBe('closed');
+    for (const demo of stayers) {
+      await eventually(
+        async () => !(await peerRows(demo.page)).has(oldId),
+        `${demo.name} removed the leaver`,
+        PATIENCE,
+      );
+    }
+    await eventually(() => meshed(stayers), 'the three that stayed still meshed', PATIENCE);
+
+    await join(leaver);
+    expect(leaver.id).not.toBe(oldId);
+    await eventually(() => meshed(pages), 'four pages meshed again', PATIENCE);
+  });
+
+  test('the server stops the pool: every page shows it', async () => {
+    const answer = await server.admin('POST', '/admin/stop', { pool: POOL });
+    expect(answer.status).toBe(200);
+    for (const demo of pages) {
+      await demo.page.waitForFunction(() => document.body.dataset.status === 'stopped', undefined, {
+        timeout: PATIENCE,
+      });
+      await expect(byTestId(demo.page, 'stopped-banner').isVisible()).resolves.toBe(true);
+    }
+    for (const demo of pages) expect(demo.errors).toEqual([]);
+    expect((await server.admin('GET', '/admin/pools')).body).toEqual([]);
+  });
+});
