@@ -1,4 +1,4 @@
-import type { SignallingErrorCode } from '../protocol/index.js';
+import type { JoinRefusal, SignallingErrorCode } from '../protocol/index.js';
 
 /**
  * Every `reason` an `rtc:error` from this server can carry. The parser's codes
@@ -13,12 +13,12 @@ export type RejectionReason =
   | 'already-joined'
   /** The relay target is not a member of the sender's pool (whether or not it exists elsewhere). */
   | 'unknown-peer'
-  /** `pools: 'private'` and nobody created the pool. */
-  | 'pool-not-found'
-  /** The `resolvePool` hook refused the requested pool. */
-  | 'pool-refused'
-  /** The pool has `maxPeersPerPool` members already. */
-  | 'pool-full'
+  /**
+   * The join was refused (the shared protocol's `JOIN_REFUSALS`, which the client
+   * turns into `join-refused`): `pool-not-found` (`pools: 'private'` and nobody
+   * created it), `pool-refused` (`resolvePool` said no), `pool-full` (`maxPeersPerPool`).
+   */
+  | JoinRefusal
   /** More messages than the per-connection rate allows; the message was dropped. */
   | 'rate-limited';
 

@@ -10,9 +10,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { silentLogger } from '../../src/logger.js';
 import { parseClientFrame } from '../../src/protocol/index.js';
-import { type Endpoint, Hub, type Link } from '../../src/server/hub.js';
+import type { Endpoint, Link } from '../../src/server/hub.js';
+import { testHub } from '../support/server-hub.js';
 
 const TOTAL = Math.max(1_000, Number(process.env.RTCPOOL_HUB_FUZZ_FRAMES ?? 100_000));
 const PER_RUN = 100;
@@ -25,16 +25,7 @@ interface Client {
 }
 
 function setup() {
-  const hub = new Hub({
-    pools: 'public',
-    resolvePool: undefined,
-    maxPeersPerPool: 8,
-    rateLimit: { perSecond: 1, burst: 1_000_000 },
-    heartbeat: { intervalMs: 1_000, timeoutMs: 2_000 },
-    joinTimeoutMs: 10_000,
-    now: () => 0,
-    logger: silentLogger,
-  });
+  const hub = testHub();
   const connect = (pool: string): Client => {
     const client: Client = { endpoint: undefined as never, frames: [], closed: null };
     const link: Link = {

@@ -12,10 +12,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { silentLogger } from '../../src/logger.js';
 import { parseClientEvent, parseServerEvent } from '../../src/protocol/index.js';
-import { type Endpoint, Hub, type Link } from '../../src/server/hub.js';
+import type { Endpoint, Link } from '../../src/server/hub.js';
 import type { RejectionReason } from '../../src/server/index.js';
+import { testHub } from '../support/server-hub.js';
 
 const runs = Math.max(1, Number(process.env.RTCPOOL_HUB_PROPERTY_RUNS ?? 300));
 const POOLS = ['p', 'q', '__proto__'] as const;
@@ -67,16 +67,7 @@ interface Connection {
 }
 
 function run(steps: Step[]): void {
-  const hub = new Hub({
-    pools: 'public',
-    resolvePool: undefined,
-    maxPeersPerPool: 4,
-    rateLimit: { perSecond: 1, burst: 1_000_000 },
-    heartbeat: { intervalMs: 1_000, timeoutMs: 2_000 },
-    joinTimeoutMs: 10_000,
-    now: () => 0,
-    logger: silentLogger,
-  });
+  const hub = testHub({ maxPeersPerPool: 4 });
   const connections: Connection[] = [];
   const totals = { joins: 0, leaves: 0, relays: 0, rejections: 0 };
   const byReason: Partial<Record<RejectionReason, number>> = {};

@@ -1,0 +1,21 @@
+import { silentLogger } from '../../src/logger.js';
+import { Hub, type HubOptions } from '../../src/server/hub.js';
+
+/**
+ * A hub (the server without transports) for model and fuzz tests: a frozen
+ * clock and a rate limit that never bites, so every frame is judged on its
+ * content alone; `overrides` changes what a test needs.
+ */
+export function testHub(overrides: Partial<HubOptions> = {}): Hub {
+  return new Hub({
+    pools: 'public',
+    resolvePool: undefined,
+    maxPeersPerPool: 8,
+    rateLimit: { perSecond: 1, burst: 1_000_000 },
+    heartbeat: { intervalMs: 1_000, timeoutMs: 2_000 },
+    joinTimeoutMs: 10_000,
+    now: () => 0,
+    logger: silentLogger,
+    ...overrides,
+  });
+}
