@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<void> {
   if (maxPeers !== undefined && !(Number.isInteger(maxPeers) && maxPeers > 0))
     throw new Error('--max-peers: a positive integer');
   const log = values.quiet ? () => undefined : (line: string) => process.stdout.write(`${line}\n`);
-  const { url, server } = await serve({
+  const { url, close } = await serve({
     port,
     host: values.host,
     private: values.private,
@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<void> {
     ...(values['admin-token'] === undefined ? {} : { adminToken: values['admin-token'] }),
   });
   process.stdout.write(`rtcpool demo: ${url}\n`);
-  const stop = () => void server.close().then(() => process.exit(0));
+  const stop = () => void close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

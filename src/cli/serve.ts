@@ -63,9 +63,11 @@ export interface ServeOptions {
  * Starts everything `rtcpool serve` runs; resolves with the server and the page's URL.
  *
  * @example
- * const { url, server } = await serve({ port: 0, host: '127.0.0.1', private: false, pools: [], log: console.log });
+ * const { url, close } = await serve({ port: 0, host: '127.0.0.1', private: false, pools: [], log: console.log });
  */
-export async function serve(options: ServeOptions): Promise<{ url: string; server: SignallingServer<DemoIdentity> }> {
+export async function serve(
+  options: ServeOptions,
+): Promise<{ url: string; server: SignallingServer<DemoIdentity>; close: () => Promise<void> }> {
   const files = staticFiles();
   let signalling: SignallingServer<DemoIdentity> | undefined;
   const http = createServer((request, response) => {
@@ -110,17 +112,14 @@ export async function serve(options: ServeOptions): Promise<{ url: string; serve
     http.once('error', reject);
     http.listen(options.port, options.host, () => resolve());
   });
-  const url = `${server.url}/`;
-  const close = server.close.bind(server);
   return {
-    url,
-    server: Object.assign(server, {
-      async close() {
-        await close();
-        http.closeAllConnections();
-        await new Promise<void>((resolve) => http.close(() => resolve()));
-      },
-    }),
+    url: `${server.url}/`,
+    server,
+    async close() {
+      await server.close(); // the signalling server leaves an HTTP server it was given alone
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
   };
 }
 
