@@ -114,7 +114,10 @@ export class Pool {
     if (!PeerConnection) throw new TypeError('no RTCPeerConnection here: pass options.RTCPeerConnection');
     const signals = new Observable<PoolSignalEvent>((subscriber) => {
       const messages = signalling.messages.subscribe({
-        next: (message) => subscriber.next(this.#toSignal(message)),
+        next: (message) => {
+          // rtc:resumed belongs to the signalling channel's session, not to the pool.
+          if (message.type !== 'rtc:resumed') subscriber.next(this.#toSignal(message));
+        },
         complete: () => subscriber.complete(),
       });
       const errors = signalling.errors?.subscribe((error) => this.#dispatch({ type: 'error', error }));
@@ -284,7 +287,7 @@ export class Pool {
     this.#events$.next(event);
   }
 
-  #toSignal(message: ServerMessage): PoolSignalEvent {
+  #toSignal(message: Exclude<ServerMessage, { type: 'rtc:resumed' }>): PoolSignalEvent {
     switch (message.type) {
       case 'rtc:joined':
         return {

@@ -98,7 +98,7 @@ export async function serve(
     authenticate: (request) => ({ name: demoName(request) }),
   });
   const server = signalling;
-  for (const pool of options.pools) server.createPool(pool);
+  for (const pool of options.pools) await server.createPool(pool);
   server.events$.subscribe((event) => {
     if (event.type === 'join') {
       const name = event.identity?.name;
@@ -142,10 +142,9 @@ async function admin(
   if (!bearerMatches(request.headers.authorization, token)) return reply(401, { error: 'bad or missing bearer token' });
   if (request.method === 'GET' && path === '/admin/stats') return reply(200, server.stats());
   if (request.method === 'GET' && path === '/admin/pools') {
-    return reply(
-      200,
-      server.pools().map((id) => ({ id, members: server.pool(id) ?? [] })),
-    );
+    const ids = await server.pools();
+    const pools = await Promise.all(ids.map(async (id) => ({ id, members: (await server.pool(id)) ?? [] })));
+    return reply(200, pools);
   }
   if (request.method !== 'POST') return reply(404, { error: `no ${request.method} ${path}` });
   const body = await readJson(request);
@@ -155,11 +154,11 @@ async function admin(
     return reply(done ? 200 : 404, done ? { ok: true } : { error: `no endpoint ${body.clientId}` });
   }
   if (path === '/admin/stop' && typeof body.pool === 'string') {
-    const done = server.stopPool(body.pool);
+    const done = await server.stopPool(body.pool);
     return reply(done ? 200 : 404, done ? { ok: true } : { error: `no pool ${body.pool}` });
   }
   if (path === '/admin/pools' && typeof body.pool === 'string') {
-    server.createPool(body.pool);
+    await server.createPool(body.pool);
     return reply(200, { ok: true });
   }
   return reply(400, { error: `${path}: unknown action or missing fields` });

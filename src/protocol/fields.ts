@@ -31,6 +31,12 @@ export function string(value: unknown, field: string, max: number, min = 1): str
 }
 
 export const id = (value: unknown, field: string): string => string(value, field, limits.maxIdLength);
+
+/** A count of frames or a duration: a non-negative safe integer. */
+export function count(value: unknown, field: string): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  throw new InvalidField(field, 'a non-negative integer');
+}
 export const poolName = (value: unknown, field: string): string => string(value, field, limits.maxPoolLength);
 
 /**

@@ -10,6 +10,7 @@ export const SERVER_EVENTS = [
   'rtc:stop',
   'rtc:describe',
   'rtc:error',
+  'rtc:resumed',
 ] as const;
 
 /**
@@ -27,7 +28,15 @@ export const JOIN_REFUSALS = ['pool-not-found', 'pool-refused', 'pool-full'] as 
 export type JoinRefusal = (typeof JOIN_REFUSALS)[number];
 
 /** Events a client sends (version 2 only). */
-export const CLIENT_EVENTS = ['rtc:join', 'rtc:sdp', 'rtc:candidate'] as const;
+export const CLIENT_EVENTS = ['rtc:join', 'rtc:sdp', 'rtc:candidate', 'rtc:resume'] as const;
+
+/**
+ * The `rtc:error` reason with which a server refuses an `rtc:resume`: the
+ * session is unknown, expired, its token wrong, or what the client missed is
+ * no longer held. One reason for all of them, so ids cannot be probed. The
+ * endpoint has left its pool; it may join again.
+ */
+export const RESUME_REFUSED = 'resume-refused';
 
 export type ServerEventType = (typeof SERVER_EVENTS)[number];
 export type ClientEventType = (typeof CLIENT_EVENTS)[number];
@@ -71,6 +80,33 @@ export interface JoinedData {
   descriptions: Record<string, JsonValue>;
   /** The pool actually joined (the server may map the requested name); null when a version 1 server did not say. */
   pool: string | null;
+  /**
+   * Present when the server keeps this session through a lost connection:
+   * the secret that resumes it (`rtc:resume`), and for how long after the
+   * connection is lost. Absent from version 1 servers and with resumption off.
+   */
+  resume?: ResumeGrant;
+}
+
+/** What a server grants in `rtc:joined` for resuming the session. */
+export interface ResumeGrant {
+  /** Secret: whoever holds it can take over the endpoint's id. */
+  token: string;
+  /** Milliseconds the server keeps the session after losing the connection. */
+  window_ms: number;
+}
+
+/** `rtc:resumed`: the session is back on this connection. */
+export interface ResumedData {
+  /** The resumed endpoint's id (unchanged). */
+  client_id: string;
+  /**
+   * How many frames the server has received from this session since
+   * `rtc:joined` (the `rtc:resume` itself excepted): the client sends again
+   * whatever it sent after those. The server sends again, right after this
+   * event, whatever it sent after the client's `received`.
+   */
+  received: number;
 }
 
 /** A message from the signalling server, normalized to version 2 names and fields. */
@@ -89,13 +125,21 @@ export type ServerMessage =
   /** The back-end set peer `id`'s description. */
   | { type: 'rtc:describe'; data: { id: string; description: JsonValue } }
   /** The server rejected something this client sent. */
-  | { type: 'rtc:error'; data: { message: string; reason?: string } };
+  | { type: 'rtc:error'; data: { message: string; reason?: string } }
+  /** The session survived a lost connection and continues on this one. */
+  | { type: 'rtc:resumed'; data: ResumedData };
 
 /** A message from a client to the signalling server (version 2). */
 export type ClientMessage =
   | { type: 'rtc:join'; data: { pool: string } }
   | { type: 'rtc:sdp'; data: { to: string; description: SessionDescription } }
-  | { type: 'rtc:candidate'; data: { for: string; candidate: IceCandidate | null } };
+  | { type: 'rtc:candidate'; data: { for: string; candidate: IceCandidate | null } }
+  /**
+   * Takes session `id` back after a lost connection, proving it with the
+   * `token` from `rtc:joined`; `received` counts the frames this client has
+   * received from the server since `rtc:joined` (`rtc:resumed` excepted).
+   */
+  | { type: 'rtc:resume'; data: { id: string; token: string; received: number } };
 
 /** Either side's message, as it travels: `{ type, data }`. */
 export type ProtocolMessage = ServerMessage | ClientMessage;
@@ -134,6 +178,16 @@ export function sdpMessage(to: string, description: SessionDescription): ClientM
  */
 export function candidateMessage(forId: string, candidate: IceCandidate | null): ClientMessageOf<'rtc:candidate'> {
   return { type: 'rtc:candidate', data: { for: forId, candidate } };
+}
+
+/**
+ * Resumes session `id` on a new connection (see {@link ResumeGrant}).
+ *
+ * @example
+ * socket.send(encodeFrame(resumeMessage(id, grant.token, framesReceived)));
+ */
+export function resumeMessage(id: string, token: string, received: number): ClientMessageOf<'rtc:resume'> {
+  return { type: 'rtc:resume', data: { id, token, received } };
 }
 
 /**

@@ -3,6 +3,7 @@ import {
   alias,
   aliasedId,
   type Budget,
+  count,
   type Fields,
   InvalidField,
   iceCandidate,
@@ -85,10 +86,19 @@ function joined(data: Fields): ServerMessage {
     descriptions[key] = jsonValue(given[key], `data.descriptions.${key}`, budget);
   }
   const pool = own(data, 'pool');
-  return {
+  const message: ServerMessage = {
     type: 'rtc:joined',
     data: { client_id: clientId, peers, descriptions, pool: pool == null ? null : poolName(pool, 'data.pool') },
   };
+  const resume = own(data, 'resume');
+  if (resume != null) {
+    if (!isFields(resume)) throw new InvalidField('data.resume', 'an object { token, window_ms }');
+    message.data.resume = {
+      token: id(own(resume, 'token'), 'data.resume.token'),
+      window_ms: count(own(resume, 'window_ms'), 'data.resume.window_ms'),
+    };
+  }
+  return message;
 }
 
 function error(data: Fields): ServerMessage {
@@ -129,6 +139,13 @@ const serverEvents: EventParsers<ServerMessage> = {
     },
   }),
   'rtc:error': error,
+  'rtc:resumed': (data) => ({
+    type: 'rtc:resumed',
+    data: {
+      client_id: id(own(data, 'client_id'), 'data.client_id'),
+      received: count(own(data, 'received'), 'data.received'),
+    },
+  }),
 };
 
 /** Client events that are named in the protocol but refused outright, with why. */
@@ -151,6 +168,14 @@ const clientEvents: EventParsers<ClientMessage> = {
   'rtc:candidate': (data) => ({
     type: 'rtc:candidate',
     data: { for: id(own(data, 'for'), 'data.for'), candidate: iceCandidate(own(data, 'candidate'), 'data.candidate') },
+  }),
+  'rtc:resume': (data) => ({
+    type: 'rtc:resume',
+    data: {
+      id: id(own(data, 'id'), 'data.id'),
+      token: id(own(data, 'token'), 'data.token'),
+      received: count(own(data, 'received'), 'data.received'),
+    },
   }),
 };
 
@@ -237,7 +262,7 @@ export function parseServerFrame(raw: unknown, options?: ParseOptions): ParseRes
 }
 
 /**
- * Parses a frame from a client (version 2: `rtc:join`, `rtc:sdp`, `rtc:candidate`).
+ * Parses a frame from a client (version 2: `rtc:join`, `rtc:sdp`, `rtc:candidate`, `rtc:resume`).
  *
  * @example
  * socket.on('message', (data) => {

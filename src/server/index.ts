@@ -41,17 +41,23 @@ export interface SignallingServer<Identity = unknown> {
   /**
    * Sets endpoint `clientId`'s description (trusted: only the server sets
    * them) and sends `rtc:describe` to the rest of its pool; later joiners get
-   * it in `rtc:joined`. False if no joined endpoint has that id.
+   * it in `rtc:joined`. False if no member served by this process has that id.
    */
   describe(clientId: string, description: JsonValue): boolean;
-  /** Makes a pool joinable (required with `pools: 'private'`); it lives until stopped. */
-  createPool(poolId: string): void;
-  /** Sends `rtc:stop` to every member, closes their connections (4000) and forgets the pool. False if there is none. */
-  stopPool(poolId: string): boolean;
+  /**
+   * Makes a pool joinable (required with `pools: 'private'`); it lives until
+   * stopped. Throws a TypeError at once for an invalid id.
+   */
+  createPool(poolId: string): Promise<void>;
+  /**
+   * Sends `rtc:stop` to every member (on every process sharing the pools),
+   * closes their connections (4000) and forgets the pool. False if there is none.
+   */
+  stopPool(poolId: string): Promise<boolean>;
   /** The members of a pool with their descriptions, or undefined. */
-  pool(poolId: string): MemberInfo[] | undefined;
+  pool(poolId: string): Promise<MemberInfo[] | undefined>;
   /** Ids of the pools that exist now. */
-  pools(): string[];
+  pools(): Promise<string[]>;
   /**
    * Stops every pool (`rtc:stop`), closes every connection (1001) and, if it
    * created the HTTP server, closes that too.
@@ -88,6 +94,7 @@ export async function createSignallingServer<Identity = unknown>(
     rateLimit: options.rateLimit ?? DEFAULTS.rateLimit,
     heartbeat,
     joinTimeoutMs: options.joinTimeoutMs ?? DEFAULTS.joinTimeoutMs,
+    resumeWindowMs: options.resumeWindowMs ?? DEFAULTS.resumeWindowMs,
     now: options.now ?? (() => performance.now()),
     logger,
   });
@@ -142,10 +149,10 @@ export async function createSignallingServer<Identity = unknown>(
     events$: hub.events.asObservable() as Observable<ServerEvent<Identity>>,
     stats: () => hub.stats(),
     describe: (clientId, description) => hub.describe(clientId, description),
-    createPool: (poolId) => hub.createPool(poolId),
-    stopPool: (poolId) => hub.stopPool(poolId),
-    pool: (poolId) => hub.pool(poolId),
-    pools: () => hub.poolIds(),
+    createPool: (poolId) => Promise.resolve(hub.createPool(poolId)),
+    stopPool: async (poolId) => hub.stopPool(poolId),
+    pool: async (poolId) => hub.pool(poolId),
+    pools: async () => hub.poolIds(),
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);

@@ -64,6 +64,16 @@ export interface SignallingServerOptions<Identity = unknown> {
   heartbeat?: { intervalMs: number; timeoutMs: number };
   /** A connection that has not sent `rtc:join` after this long is closed (4008); default 30 s. */
   joinTimeoutMs?: number;
+  /**
+   * How long a member's session outlives a lost connection (default 15 s; 0
+   * turns resumption off). A lost connection is one that ended without the
+   * client closing it: no close frame (1006), a heartbeat timeout, a socket.io
+   * transport close or ping timeout. Within the window the client may resume
+   * with `rtc:resume` (same id, same pool, nothing lost either way); the pool
+   * hears nothing. After it, the member leaves (`rtc:close` to its pool). A
+   * client that closes on purpose leaves at once.
+   */
+  resumeWindowMs?: number;
   /** Transports and their paths: raw WebSocket at `/ws` and socket.io at `/socket.io/` by default; `false` turns one off. */
   websocket?: boolean | { path: string };
   socketio?: boolean | { path: string };
@@ -85,6 +95,7 @@ export const DEFAULTS = {
   rateLimit: { perSecond: 50, burst: 200 },
   heartbeat: { intervalMs: 10_000, timeoutMs: 20_000 },
   joinTimeoutMs: 30_000,
+  resumeWindowMs: 15_000,
   websocketPath: '/ws',
   socketioPath: '/socket.io',
 } as const;

@@ -1,4 +1,4 @@
-import type { JoinRefusal, SignallingErrorCode } from '../protocol/index.js';
+import type { JoinRefusal, RESUME_REFUSED, SignallingErrorCode } from '../protocol/index.js';
 
 /**
  * Every `reason` an `rtc:error` from this server can carry. The parser's codes
@@ -20,7 +20,13 @@ export type RejectionReason =
    */
   | JoinRefusal
   /** More messages than the per-connection rate allows; the message was dropped. */
-  | 'rate-limited';
+  | 'rate-limited'
+  /**
+   * An `rtc:resume` that cannot be honoured: no such session (never, expired,
+   * or the token is wrong: one answer for all, so ids are not probed), or the
+   * frames the client missed are no longer held (the session has then left).
+   */
+  | typeof RESUME_REFUSED;
 
 /**
  * WebSocket close codes this server closes a connection with, and why.
@@ -33,6 +39,8 @@ export const CLOSE_CODES = {
   messageTooBig: 1009,
   /** The pool was stopped (`rtc:stop` was sent first). */
   poolStopped: 4000,
+  /** The session was resumed on another connection (this one had looked alive). */
+  resumedElsewhere: 4001,
   /** No `rtc:join` within `joinTimeoutMs`. */
   joinTimeout: 4008,
   /** Kept sending past the rate limit after being told (`rate-limited`) `rateLimit.burst` times. */

@@ -107,7 +107,8 @@ export class SocketIoTransport {
     socket.onAny((type: unknown, data: unknown) => {
       this.hub.receive(endpoint, () => parseClientEvent(String(type), data));
     });
-    socket.on('disconnect', () => this.hub.closed(endpoint));
+    // Only the client's own disconnect is a leave; a transport close or ping timeout is a lost connection.
+    socket.on('disconnect', (reason: string) => this.hub.closed(endpoint, reason === 'client namespace disconnect'));
   }
 }
 

@@ -78,10 +78,15 @@ export class WebSocketTransport {
       );
     });
     ws.on('pong', () => this.hub.alive(endpoint));
-    ws.on('error', () => undefined); // `close` follows; the error itself (bad frame, reset) is the client's
-    ws.on('close', () => {
+    // `close` follows an error. A protocol error (a frame too large, invalid UTF-8...) is the client's doing,
+    // so it ends the session like a close would; a connection that merely ended without a close frame was lost.
+    let misbehaved = false;
+    ws.on('error', (error: Error & { code?: string }) => {
+      misbehaved ||= error.code?.startsWith('WS_ERR_') === true;
+    });
+    ws.on('close', (code: number) => {
       this.sockets.delete(ws);
-      this.hub.closed(endpoint);
+      this.hub.closed(endpoint, misbehaved || code !== 1006);
     });
   }
 }

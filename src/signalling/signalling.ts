@@ -37,6 +37,8 @@ export interface SignallingEventMap {
   describe: CustomEvent<Data<'rtc:describe'>>;
   /** `rtc:error`: the server refused something this endpoint sent. */
   servererror: CustomEvent<Data<'rtc:error'>>;
+  /** `rtc:resumed`: the session continues on a new connection after a lost one. */
+  resumed: CustomEvent<Data<'rtc:resumed'>>;
   /** A frame or event from the server was refused here (malformed, unknown, invalid); the channel carries on. */
   error: CustomEvent<SignallingError>;
 }
@@ -50,6 +52,7 @@ const names: Record<ServerMessage['type'], string[]> = {
   'rtc:stop': ['stop'],
   'rtc:describe': ['describe'],
   'rtc:error': ['servererror'],
+  'rtc:resumed': ['resumed'],
 };
 
 export interface SignallingOptions {

@@ -14,6 +14,7 @@ import { describe, expect, test } from 'vitest';
 import {
   type ClientMessage,
   encodeFrame,
+  type JoinedData,
   type JsonValue,
   type ParseOptions,
   type ParseResult,
@@ -67,6 +68,8 @@ const isDescription = (value: unknown) =>
   (value.type === 'offer' || value.type === 'answer') &&
   isText(value.sdp, 1, 256 * 1024);
 
+const isCount = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
+
 function isCandidate(value: unknown): boolean {
   if (value === null) return true;
   if (!hasKeys(value, ['candidate'], ['sdpMid', 'sdpMLineIndex', 'usernameFragment'])) return false;
@@ -90,9 +93,11 @@ function isServerMessage(message: unknown): boolean {
   const data = message.data;
   switch (message.type) {
     case 'rtc:joined': {
-      if (!hasKeys(data, ['client_id', 'peers', 'descriptions', 'pool'])) return false;
-      const { client_id, peers, descriptions, pool } = data;
+      if (!hasKeys(data, ['client_id', 'peers', 'descriptions', 'pool'], ['resume'])) return false;
+      const { client_id, peers, descriptions, pool, resume } = data;
       return (
+        (resume === undefined ||
+          (hasKeys(resume, ['token', 'window_ms']) && isId(resume.token) && isCount(resume.window_ms))) &&
         isId(client_id) &&
         Array.isArray(peers) &&
         peers.every(isId) &&
@@ -113,6 +118,8 @@ function isServerMessage(message: unknown): boolean {
       return hasKeys(data, ['from', 'candidate']) && isId(data.from) && isCandidate(data.candidate);
     case 'rtc:stop':
       return hasKeys(data, []);
+    case 'rtc:resumed':
+      return hasKeys(data, ['client_id', 'received']) && isId(data.client_id) && isCount(data.received);
     case 'rtc:describe':
       return hasKeys(data, ['id', 'description']) && isId(data.id) && isJson(data.description);
     case 'rtc:error':
@@ -136,6 +143,8 @@ function isClientMessage(message: unknown): boolean {
       return hasKeys(data, ['to', 'description']) && isId(data.to) && isDescription(data.description);
     case 'rtc:candidate':
       return hasKeys(data, ['for', 'candidate']) && isId(data.for) && isCandidate(data.candidate);
+    case 'rtc:resume':
+      return hasKeys(data, ['id', 'token', 'received']) && isId(data.id) && isId(data.token) && isCount(data.received);
     default:
       return false;
   }
@@ -217,16 +226,16 @@ const joinedArb = fc
     fc.uniqueArray(fc.tuple(idArb, fc.option(jsonArb)), { selector: ([peer]) => peer, maxLength: 5 }),
     fc.option(jsonArb),
     fc.option(fc.string({ minLength: 1, maxLength: 20 })),
+    fc.option(fc.record({ token: idArb, window_ms: fc.nat() })),
   )
-  .map(([clientId, entries, own, pool]): ServerMessage => {
+  .map(([clientId, entries, own, pool, resume]): ServerMessage => {
     const known = entries.filter(([peer]) => peer !== clientId);
     const descriptions: Record<string, JsonValue> = Object.create(null);
     for (const [peer, description] of known) descriptions[peer] = description;
     if (own !== null) descriptions[clientId] = own;
-    return {
-      type: 'rtc:joined',
-      data: { client_id: clientId, peers: known.map(([peer]) => peer), descriptions, pool },
-    };
+    const data: JoinedData = { client_id: clientId, peers: known.map(([peer]) => peer), descriptions, pool };
+    if (resume) data.resume = resume;
+    return { type: 'rtc:joined', data };
   });
 
 const serverMessageArb: fc.Arbitrary<ServerMessage> = fc.oneof(
@@ -243,12 +252,16 @@ const serverMessageArb: fc.Arbitrary<ServerMessage> = fc.oneof(
       { requiredKeys: ['message'] },
     )
     .map((data): ServerMessage => ({ type: 'rtc:error', data })),
+  fc.record({ client_id: idArb, received: fc.nat() }).map((data): ServerMessage => ({ type: 'rtc:resumed', data })),
 );
 
 const clientMessageArb: fc.Arbitrary<ClientMessage> = fc.oneof(
   fc.string({ minLength: 1, maxLength: 20 }).map((pool): ClientMessage => ({ type: 'rtc:join', data: { pool } })),
   fc.record({ to: idArb, description: descriptionArb }).map((data): ClientMessage => ({ type: 'rtc:sdp', data })),
   fc.record({ for: idArb, candidate: candidateArb }).map((data): ClientMessage => ({ type: 'rtc:candidate', data })),
+  fc
+    .record({ id: idArb, token: idArb, received: fc.nat() })
+    .map((data): ClientMessage => ({ type: 'rtc:resume', data })),
 );
 
 const pick = <T>(choice: number, options: readonly T[]): T => options[choice % options.length] as T;
@@ -257,13 +270,14 @@ const pick = <T>(choice: number, options: readonly T[]): T => options[choice % o
 function legacyFrame(message: ServerMessage, choice: number): { type: string; data: Plain } {
   switch (message.type) {
     case 'rtc:joined': {
-      const { client_id, peers, descriptions, pool } = message.data;
+      const { client_id, peers, descriptions, pool, resume } = message.data;
       const given = Object.fromEntries(
         Object.entries(descriptions).filter(([key, value]) => !(value === null && peers.includes(key))),
       );
       const data: Plain = { client_id, peers };
       if (Object.keys(given).length > 0 || choice % 2) data.descriptions = given;
       if (pool !== null) data.pool = pool;
+      if (resume) data.resume = resume;
       return { type: message.type, data };
     }
     case 'rtc:peer': {
@@ -282,7 +296,7 @@ function legacyFrame(message: ServerMessage, choice: number): { type: string; da
       return { type: message.type, data: choice % 2 ? { ...rest, uid: id } : { ...rest, id, uid: id } };
     }
     default:
-      return message;
+      return { type: message.type, data: { ...message.data } };
   }
 }
 
@@ -313,7 +327,9 @@ const eventTypes = [
   'rtc:stop',
   'rtc:describe',
   'rtc:error',
+  'rtc:resumed',
   'rtc:join',
+  'rtc:resume',
   'rtc:dance',
   'toString',
   '',

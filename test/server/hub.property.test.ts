@@ -15,7 +15,7 @@ import { describe, expect, test } from 'vitest';
 import { parseClientEvent, parseServerEvent } from '../../src/protocol/index.js';
 import type { Endpoint, Link } from '../../src/server/hub.js';
 import type { RejectionReason } from '../../src/server/index.js';
-import { testHub } from '../support/server-hub.js';
+import { settled, testHub } from '../support/server-hub.js';
 
 const runs = Math.max(1, Number(process.env.RTCPOOL_HUB_PROPERTY_RUNS ?? 300));
 const POOLS = ['p', 'q', '__proto__'] as const;
@@ -69,7 +69,7 @@ interface Connection {
 function run(steps: Step[]): void {
   const hub = testHub({ maxPeersPerPool: 4 });
   const connections: Connection[] = [];
-  const totals = { joins: 0, leaves: 0, relays: 0, rejections: 0 };
+  const totals = { joins: 0, leaves: 0, resumes: 0, relays: 0, rejections: 0 };
   const byReason: Partial<Record<RejectionReason, number>> = {};
   const members = (pool: string) => connections.filter((one) => !one.gone && one.pool === pool);
   const live = () => connections.filter((one) => !one.gone);
@@ -227,7 +227,7 @@ function run(steps: Step[]): void {
       case 'stop': {
         const pool = POOLS[current.pool % POOLS.length] as string;
         const doomed = members(pool);
-        expect(hub.stopPool(pool)).toBe(doomed.length > 0);
+        expect(settled(hub.stopPool(pool))).toBe(doomed.length > 0);
         for (const one of doomed) {
           expect_(one, 'rtc:stop', {});
           one.gone = true;
@@ -248,11 +248,12 @@ function run(steps: Step[]): void {
     expect(hub.stats()).toEqual({
       connections: live().length,
       endpoints: live().filter(({ pool }) => pool !== null).length,
+      detached: 0,
       pools: pools.length,
       ...totals,
       rejectionsByReason: byReason,
     });
-    expect(hub.poolIds().sort()).toEqual([...pools].sort());
+    expect(settled(hub.poolIds()).sort()).toEqual([...pools].sort());
   }
 }
 

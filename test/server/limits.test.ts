@@ -128,8 +128,8 @@ function pings(client: RawClient, count: number): Promise<void> {
 const heartbeat = { intervalMs: 50, timeoutMs: 600 };
 
 describe('heartbeat', () => {
-  test('a client that stops answering pings is dropped and its peers get rtc:close; a normal client stays', async () => {
-    const server = await harness.start({ heartbeat });
+  test('a client that stops answering pings is dropped and, after the resume window, its peers get rtc:close; a normal client stays', async () => {
+    const server = await harness.start({ heartbeat, resumeWindowMs: 200 });
     const events: ServerEvent[] = [];
     server.events$.subscribe((event) => events.push(event));
     const [steady] = await harness.joined(server.url, 'room', 1);
@@ -141,11 +141,15 @@ describe('heartbeat', () => {
     expect((await steady.client.next('rtc:close', 5_000)).data).toStrictEqual({ id: silentId, uid: silentId });
     expect((await silent.ended()).code).toBe(1006); // terminated: no close handshake for a dead peer
     expect(events).toContainEqual({ type: 'disconnect', clientId: silentId, why: 'heartbeat' });
+    const kept = events.findIndex((event) => event.type === 'detach' && event.clientId === silentId);
+    const left = events.findIndex((event) => event.type === 'leave' && event.clientId === silentId);
+    expect(kept).toBeGreaterThanOrEqual(0);
+    expect(left).toBeGreaterThan(kept);
 
     // The steady client answered pings throughout; many more intervals than the timeout later it is still here.
     await pings(steady.client, Math.ceil((2 * heartbeat.timeoutMs) / heartbeat.intervalMs));
     expect(steady.client.closed).toBe(false);
-    expect(server.pool('room')?.map(({ id }) => id)).toEqual([steady.id]);
+    expect((await server.pool('room'))?.map(({ id }) => id)).toEqual([steady.id]);
     await steady.client.sync();
   });
 

@@ -26,9 +26,11 @@ describe('events$ and stats()', () => {
     const zero: ServerStats = {
       connections: 0,
       endpoints: 0,
+      detached: 0,
       pools: 0,
       joins: 0,
       leaves: 0,
+      resumes: 0,
       relays: 0,
       rejections: 0,
       rejectionsByReason: {},
@@ -84,6 +86,8 @@ describe('events$ and stats()', () => {
     expect(server.stats()).toEqual({
       connections: 3,
       endpoints: 2,
+      detached: 0,
+      resumes: 0,
       pools: 2,
       joins: 3,
       leaves: 1,
@@ -91,7 +95,7 @@ describe('events$ and stats()', () => {
       rejections: 2,
       rejectionsByReason: { 'not-joined': 1, 'malformed-frame': 1 },
     });
-    server.stopPool('doomed');
+    await server.stopPool('doomed');
     await cid.ended();
     // A stopped pool's members are disconnected, not counted as leaves: `stop` says the whole pool went.
     expected.push(
@@ -104,6 +108,8 @@ describe('events$ and stats()', () => {
     expect(server.stats()).toEqual({
       connections: 2,
       endpoints: 1,
+      detached: 0,
+      resumes: 0,
       pools: 1,
       joins: 3,
       leaves: 1,
@@ -125,7 +131,7 @@ describe('events$ and stats()', () => {
 
   test('rejections are counted by reason, whatever the transport', async () => {
     const server = await harness.start({ pools: 'private', maxPeersPerPool: 1 });
-    server.createPool('solo');
+    await server.createPool('solo');
     const viaWs = await harness.raw(server.url);
     const viaIo = await harness.io(server.url);
     viaWs.send('rtc:join', { pool: 'nowhere' });

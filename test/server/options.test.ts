@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { describe, expect, test } from 'vitest';
 import type { ConnectionInfo, ServerEvent } from '../../src/server/index.js';
 import { serverHarness, upgradeStatus } from '../support/server-client.js';
-import { until } from '../support/wait.js';
+import { eventually, until } from '../support/wait.js';
 
 const harness = serverHarness();
 
@@ -19,22 +19,28 @@ describe("pools: 'private'", () => {
     const client = await harness.raw(server.url);
     client.send('rtc:join', { pool: 'club' });
     expect((await client.error()).reason).toBe('pool-not-found');
-    expect(server.pools()).toEqual([]);
+    expect(await server.pools()).toEqual([]);
 
-    server.createPool('club');
-    expect(server.pools()).toEqual(['club']);
-    expect(server.pool('club')).toEqual([]);
+    await server.createPool('club');
+    expect(await server.pools()).toEqual(['club']);
+    expect(await server.pool('club')).toEqual([]);
     // The same connection may try again.
     const joined = await client.join('club');
-    expect(joined).toStrictEqual({ client_id: expect.any(String), peers: [], descriptions: {}, pool: 'club' });
+    expect(joined).toStrictEqual({
+      client_id: expect.any(String),
+      peers: [],
+      descriptions: {},
+      pool: 'club',
+      resume: { token: expect.any(String), window_ms: 15_000 },
+    });
 
     client.socket.close();
-    await until(() => server.pool('club')?.length === 0, 'the member gone');
-    expect(server.pools()).toEqual(['club']);
+    await eventually(async () => (await server.pool('club'))?.length === 0, 'the member gone');
+    expect(await server.pools()).toEqual(['club']);
     const again = await harness.raw(server.url);
     expect((await again.join('club')).pool).toBe('club');
 
-    expect(server.stopPool('club')).toBe(true);
+    expect(await server.stopPool('club')).toBe(true);
     await again.ended();
     const late = await harness.raw(server.url);
     late.send('rtc:join', { pool: 'club' });
@@ -43,11 +49,11 @@ describe("pools: 'private'", () => {
 
   test('createPool on a public server keeps an emptied pool; createPool refuses an invalid id', async () => {
     const server = await harness.start();
-    server.createPool('kept');
+    await server.createPool('kept');
     const [member] = await harness.joined(server.url, 'kept', 1);
     member?.client.socket.close();
-    await until(() => server.pool('kept')?.length === 0, 'the member gone');
-    expect(server.pools()).toEqual(['kept']);
+    await eventually(async () => (await server.pool('kept'))?.length === 0, 'the member gone');
+    expect(await server.pools()).toEqual(['kept']);
     expect(() => server.createPool('')).toThrow(TypeError);
     expect(() => server.createPool('x'.repeat(257))).toThrow(TypeError);
   });
@@ -75,6 +81,7 @@ describe('resolvePool', () => {
       peers: [adaJoined.client_id],
       descriptions: { [adaJoined.client_id]: null },
       pool: 'team-blue',
+      resume: { token: expect.any(String), window_ms: 15_000 },
     });
     expect((await ada.next('rtc:peer')).data).toStrictEqual({ id: bobJoined.client_id });
     bob.send('rtc:sdp', { to: adaJoined.client_id, description: offer });
@@ -82,7 +89,7 @@ describe('resolvePool', () => {
 
     const red = await harness.raw(server.url);
     expect((await red.join('red:x')).peers).toEqual([]);
-    expect(server.pools().sort()).toEqual(['team-blue', 'team-red']);
+    expect((await server.pools()).sort()).toEqual(['team-blue', 'team-red']);
     expect(seen).toEqual([
       ['blue:ada-invite', 'websocket'],
       ['blue:bob-invite', 'websocket'],
@@ -106,7 +113,7 @@ describe('resolvePool', () => {
     client.send('rtc:join', { pool: 'anything' });
     const error = await client.error();
     expect(error.reason).toBe('pool-refused');
-    expect(server.pools()).toEqual([]);
+    expect(await server.pools()).toEqual([]);
     expect(server.stats().endpoints).toBe(0);
   });
 
@@ -169,7 +176,7 @@ describe('resolvePool', () => {
 
     await member.sync();
     expect(member.all('rtc:peer')).toEqual([]);
-    expect(server.pool('room')).toHaveLength(1);
+    expect(await server.pool('room')).toHaveLength(1);
     expect(server.stats().joins).toBe(1);
   });
 });
@@ -295,7 +302,7 @@ describe('maxPeersPerPool', () => {
     third.send('rtc:join', { pool: 'pair' });
     const error = await third.error();
     expect(error.reason).toBe('pool-full');
-    expect(server.pool('pair')).toHaveLength(2);
+    expect(await server.pool('pair')).toHaveLength(2);
     await Promise.all([ada?.client.sync(), bob?.client.sync()]);
     expect(ada?.client.all('rtc:peer')).toHaveLength(1);
     expect(bob?.client.all('rtc:peer')).toEqual([]);

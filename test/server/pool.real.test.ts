@@ -63,12 +63,7 @@ test('three pools mesh through the server, exchange data on every pair, get desc
   const members = ['ada', 'bob', 'cid'].map((name) => member(name, server.url));
   const ids = await Promise.all(members.map(({ pool }) => pool.join('mesh')));
   expect(new Set(ids).size).toBe(3);
-  expect(
-    server
-      .pool('mesh')
-      ?.map(({ id }) => id)
-      .sort(),
-  ).toEqual([...ids].sort());
+  expect((await server.pool('mesh'))?.map(({ id }) => id).sort()).toEqual([...ids].sort());
   const byId = new Map(members.map((one, index) => [ids[index] as string, one]));
   const idOf = (one: Member) => ids[members.indexOf(one)] as string;
 
@@ -132,10 +127,10 @@ test('three pools mesh through the server, exchange data on every pair, get desc
   for (const one of members) expect(problems(one)).toEqual([]);
 
   // The server stops the pool: every pool hears `stop`, and its signalling ends.
-  expect(server.stopPool('mesh')).toBe(true);
+  expect(await server.stopPool('mesh')).toBe(true);
   await until(() => members.every(({ events }) => events.some((event) => event.type === 'stop')), 'stop at every pool');
   await until(() => members.every(({ signalling }) => signalling.closed), 'every signalling channel closed');
-  expect(server.pools()).toEqual([]);
+  expect(await server.pools()).toEqual([]);
   expect(server.stats()).toMatchObject({ connections: 0, endpoints: 0, joins: 3 });
 });
 

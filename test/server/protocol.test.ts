@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { CLOSE_CODES } from '../../src/server/index.js';
 import { LIVENESS_MS, serverHarness } from '../support/server-client.js';
-import { until } from '../support/wait.js';
+import { eventually, until } from '../support/wait.js';
 
 const harness = serverHarness();
 
@@ -28,7 +28,13 @@ describe('joining', () => {
     const server = await harness.start();
     const ada = await harness.raw(server.url);
     const adaJoined = await ada.join('room');
-    expect(adaJoined).toStrictEqual({ client_id: expect.any(String), peers: [], descriptions: {}, pool: 'room' });
+    expect(adaJoined).toStrictEqual({
+      client_id: expect.any(String),
+      peers: [],
+      descriptions: {},
+      pool: 'room',
+      resume: { token: expect.any(String), window_ms: 15_000 },
+    });
 
     const bob = await harness.raw(server.url);
     const bobJoined = await bob.join('room');
@@ -37,8 +43,11 @@ describe('joining', () => {
       peers: [adaJoined.client_id],
       descriptions: { [adaJoined.client_id]: null },
       pool: 'room',
+      resume: { token: expect.any(String), window_ms: 15_000 },
     });
     expect((await ada.next('rtc:peer')).data).toStrictEqual({ id: bobJoined.client_id });
+    // Each member's resume token is its own secret.
+    expect(bobJoined.resume?.token).not.toBe(adaJoined.resume?.token);
 
     const cid = await harness.raw(server.url);
     const cidJoined = await cid.join('room');
@@ -49,8 +58,8 @@ describe('joining', () => {
 
     const ids = [adaJoined.client_id, bobJoined.client_id, cidJoined.client_id];
     expect(new Set(ids).size).toBe(3);
-    expect(server.pool('room')?.map(({ id }) => id)).toEqual(ids);
-    expect(server.pools()).toEqual(['room']);
+    expect((await server.pool('room'))?.map(({ id }) => id)).toEqual(ids);
+    expect(await server.pools()).toEqual(['room']);
 
     // Nobody hears about itself, and nobody got anything else.
     await Promise.all([ada.sync(), bob.sync(), cid.sync()]);
@@ -68,7 +77,7 @@ describe('joining', () => {
     expect(blueJoined.pool).toBe('blue');
     await red?.client.sync();
     expect(red?.client.all('rtc:peer')).toEqual([]);
-    expect(server.pools().sort()).toEqual(['blue', 'red']);
+    expect((await server.pools()).sort()).toEqual(['blue', 'red']);
   });
 
   test('a pool named like an Object.prototype member is a pool like any other', async () => {
@@ -78,7 +87,7 @@ describe('joining', () => {
       expect(second?.client.all('rtc:joined')[0]?.data.peers).toEqual([first?.id]);
       expect((await first?.client.next('rtc:peer'))?.data).toEqual({ id: second?.id });
     }
-    expect(server.pools().sort()).toEqual(['__proto__', 'constructor', 'hasOwnProperty']);
+    expect((await server.pools()).sort()).toEqual(['__proto__', 'constructor', 'hasOwnProperty']);
   });
 });
 
@@ -131,18 +140,23 @@ describe('relaying', () => {
 
 describe('leaving', () => {
   test("a leaver's peers get rtc:close {id, uid}; the pool goes on without it", async () => {
-    const server = await harness.start();
+    const server = await harness.start({ resumeWindowMs: 300 });
+    const seen: string[] = [];
+    server.events$.subscribe((event) => seen.push(event.type));
     const [ada, bob, cid] = await harness.joined(server.url, 'room', 3);
     if (!ada || !bob || !cid) throw new Error('three members');
 
     bob.client.socket.close(1000, 'bye');
     expect((await ada.client.next('rtc:close')).data).toStrictEqual({ id: bob.id, uid: bob.id });
     expect((await cid.client.next('rtc:close')).data).toStrictEqual({ id: bob.id, uid: bob.id });
-    expect(server.pool('room')?.map(({ id }) => id)).toEqual([ada.id, cid.id]);
+    expect((await server.pool('room'))?.map(({ id }) => id)).toEqual([ada.id, cid.id]);
 
-    // A dropped connection (no close handshake) is a leave too.
+    // A dropped connection (no close handshake) is a leave too, once the resume window has passed.
     cid.client.socket.terminate();
     expect((await ada.client.next('rtc:close')).data).toStrictEqual({ id: cid.id, uid: cid.id });
+    // bob's clean close left at once; cid's lost connection was kept for the window first.
+    expect(seen.filter((type) => type === 'detach' || type === 'leave')).toEqual(['leave', 'detach', 'leave']);
+    expect(server.stats().detached).toBe(0);
 
     // Relays to the one who left are refused now.
     ada.client.send('rtc:sdp', { to: bob.id, description: offer });
@@ -153,8 +167,8 @@ describe('leaving', () => {
     const server = await harness.start();
     const [ada] = await harness.joined(server.url, 'room', 1);
     ada?.client.socket.close();
-    await until(() => server.pools().length === 0, 'the empty pool forgotten');
-    expect(server.pool('room')).toBeUndefined();
+    await eventually(async () => (await server.pools()).length === 0, 'the empty pool forgotten');
+    expect(await server.pool('room')).toBeUndefined();
     const [again] = await harness.joined(server.url, 'room', 1);
     expect(again?.client.all('rtc:joined')[0]?.data.peers).toEqual([]);
   });
@@ -167,7 +181,7 @@ describe('stopping', () => {
     const [other] = await harness.joined(server.url, 'other', 1);
     const [otherPeer] = await harness.joined(server.url, 'other', 1);
 
-    expect(server.stopPool('doomed')).toBe(true);
+    expect(await server.stopPool('doomed')).toBe(true);
     for (const { client } of members) {
       const ending = await client.ended();
       expect(ending.code).toBe(CLOSE_CODES.poolStopped);
@@ -176,10 +190,10 @@ describe('stopping', () => {
       expect(client.frames.at(-1)).toStrictEqual({ type: 'rtc:stop', data: {} });
       expect(client.all('rtc:close')).toEqual([]);
     }
-    expect(server.pools()).toEqual(['other']);
-    expect(server.pool('doomed')).toBeUndefined();
-    expect(server.stopPool('doomed')).toBe(false);
-    expect(server.stopPool('never-was')).toBe(false);
+    expect(await server.pools()).toEqual(['other']);
+    expect(await server.pool('doomed')).toBeUndefined();
+    expect(await server.stopPool('doomed')).toBe(false);
+    expect(await server.stopPool('never-was')).toBe(false);
 
     other?.client.send('rtc:sdp', { to: otherPeer?.id, description: offer });
     expect((await otherPeer?.client.next('rtc:sdp'))?.data.peer).toBe(other?.id);
@@ -189,7 +203,7 @@ describe('stopping', () => {
   test('the stopped pool can be joined again (public) by new connections', async () => {
     const server = await harness.start();
     await harness.joined(server.url, 'room', 2);
-    server.stopPool('room');
+    await server.stopPool('room');
     const [fresh] = await harness.joined(server.url, 'room', 1);
     expect(fresh?.client.all('rtc:joined')[0]?.data.peers).toEqual([]);
   });
@@ -208,7 +222,7 @@ describe('stopping', () => {
     }
     expect((await idle.ended()).code).toBe(1001);
     expect(idle.frames).toEqual([]);
-    expect(server.pools()).toEqual([]);
+    expect(await server.pools()).toEqual([]);
 
     const refused = await new Promise<string>((resolve) => {
       const probe = request(`${url}/`, () => resolve('answered'));

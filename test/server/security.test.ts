@@ -85,7 +85,7 @@ describe('descriptions are set by the server only', () => {
 
     await bob.client.sync();
     expect(bob.client.all('rtc:describe')).toEqual([]);
-    expect(server.pool('room')).toEqual([
+    expect(await server.pool('room')).toEqual([
       { id: ada.id, description: null },
       { id: bob.id, description: null },
     ]);
@@ -114,7 +114,7 @@ describe('descriptions are set by the server only', () => {
     // A second description replaces the first.
     expect(server.describe(ada.id, 'plain string')).toBe(true);
     expect((await bob.client.next('rtc:describe')).data).toStrictEqual({ id: ada.id, description: 'plain string' });
-    expect(server.pool('room')?.find(({ id }) => id === ada.id)?.description).toBe('plain string');
+    expect((await server.pool('room'))?.find(({ id }) => id === ada.id)?.description).toBe('plain string');
 
     const later = await harness.raw(server.url);
     const joined = await later.join('room');
@@ -159,7 +159,7 @@ describe('order of operations', () => {
     ada.client.send('rtc:join', { pool: 'another' });
     expect((await ada.client.error()).reason).toBe('already-joined');
     expect(ada.client.all('rtc:joined')).toHaveLength(1);
-    expect(server.pools()).toEqual(['room']);
+    expect(await server.pools()).toEqual(['room']);
     await bob.client.sync();
     expect(bob.client.all('rtc:peer')).toEqual([]);
     ada.client.send('rtc:sdp', { to: bob.id, description: offer });
@@ -250,7 +250,7 @@ describe('malformed frames', () => {
     ada.client.sendRaw(`${padded} `);
     expect((await ada.client.ended()).code).toBe(1009);
     expect((await bob.client.next('rtc:close')).data).toStrictEqual({ id: ada.id, uid: ada.id });
-    expect(server.pool('room')?.map(({ id }) => id)).toEqual([bob.id]);
+    expect((await server.pool('room'))?.map(({ id }) => id)).toEqual([bob.id]);
   });
 
   test('a too-large binary frame closes with 1009 too, before joining', async () => {

@@ -28,6 +28,7 @@ export interface Joined {
   peers: string[];
   descriptions: Record<string, unknown>;
   pool: string;
+  resume?: { token: string; window_ms: number };
 }
 
 /** How a connection ended. `code` is the WebSocket close code (undefined for socket.io, which has none). */
@@ -131,9 +132,14 @@ abstract class RecordingClient {
 export class RawClient extends RecordingClient {
   /** Frames that were not `{ type, data }` JSON (the server should never send one). */
   readonly garbage: unknown[] = [];
+  /** Pings received from the server so far. */
+  pings = 0;
 
   private constructor(readonly socket: WebSocket) {
     super();
+    socket.on('ping', () => {
+      this.pings += 1;
+    });
     socket.on('message', (raw, binary) => {
       let frame: unknown;
       try {

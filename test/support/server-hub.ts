@@ -1,4 +1,5 @@
 import { silentLogger } from '../../src/logger.js';
+import type { Awaitable } from '../../src/server/backplane.js';
 import { Hub, type HubOptions } from '../../src/server/hub.js';
 
 /**
@@ -14,8 +15,15 @@ export function testHub(overrides: Partial<HubOptions> = {}): Hub {
     rateLimit: { perSecond: 1, burst: 1_000_000 },
     heartbeat: { intervalMs: 1_000, timeoutMs: 2_000 },
     joinTimeoutMs: 10_000,
+    resumeWindowMs: 0,
     now: () => 0,
     logger: silentLogger,
     ...overrides,
   });
+}
+
+/** What the memory backplane answered, which it does synchronously (a promise here is a bug). */
+export function settled<T>(value: Awaitable<T>): T {
+  if (value instanceof Promise) throw new Error('the memory backplane answers synchronously');
+  return value;
 }
