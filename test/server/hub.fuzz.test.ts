@@ -6,7 +6,10 @@
  * back, and an invalid frame got exactly one `rtc:error` with a reason;
  * nothing reached pool "b"; whatever reached the attacker's pool mate names
  * the attacker as sender. After each run, an honest pair in pool "a" still
- * relays to each other. RTCPOOL_HUB_FUZZ_FRAMES sets the total (default 100,000).
+ * relays to each other. A stranger that never joined sends forged
+ * `rtc:resume`s for the members' ids (guessed tokens, right-looking lengths,
+ * wild counts): each is refused with `resume-refused` and takes nothing over.
+ * RTCPOOL_HUB_FUZZ_FRAMES sets the total (default 100,000).
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
@@ -25,8 +28,8 @@ interface Client {
 }
 
 function setup() {
-  const hub = testHub();
-  const connect = (pool: string): Client => {
+  const hub = testHub({ resumeWindowMs: 60_000 });
+  const connect = (pool: string | null): Client => {
     const client: Client = { endpoint: undefined as never, frames: [], closed: null };
     const link: Link = {
       send: (type, data) => client.frames.push({ type, data }),
@@ -37,14 +40,40 @@ function setup() {
       ping: () => undefined,
     };
     client.endpoint = hub.open(link, { identity: undefined, request: undefined as never, transport: 'websocket' });
-    hub.receive(client.endpoint, () => parseClientFrame(JSON.stringify({ type: 'rtc:join', data: { pool } })));
+    if (pool !== null) {
+      hub.receive(client.endpoint, () => parseClientFrame(JSON.stringify({ type: 'rtc:join', data: { pool } })));
+    }
     return client;
   };
   const mate = connect('a');
   const other = connect('b');
   const attacker = connect('a');
-  for (const client of [mate, other, attacker]) client.frames.length = 0;
-  return { hub, mate, other, attacker, ids: [mate, other, attacker].map((client) => client.endpoint.id as string) };
+  const stranger = connect(null);
+  for (const client of [mate, other, attacker, stranger]) client.frames.length = 0;
+  return {
+    hub,
+    mate,
+    other,
+    attacker,
+    stranger,
+    ids: [mate, other, attacker].map((client) => client.endpoint.id as string),
+  };
+}
+
+/** A forged `rtc:resume` for one of `ids`: a random token, often of a real token's length and alphabet. */
+function forgedResume(ids: string[]): fc.Arbitrary<string> {
+  const token = fc.oneof(
+    fc.string({
+      unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'),
+      minLength: 32,
+      maxLength: 32,
+    }),
+    fc.string({ maxLength: 64 }),
+    fc.anything(),
+  );
+  return fc
+    .record({ id: fc.oneof(fc.constantFrom(...ids), fc.string()), token, received: fc.oneof(fc.nat(), fc.anything()) })
+    .map((data) => JSON.stringify({ type: 'rtc:resume', data }) ?? '{}');
 }
 
 const description = fc.record({
@@ -124,11 +153,28 @@ describe('the hub under hostile frames', () => {
     // The ids are per hub: build each run's hub first, then generate frames aimed at its ids.
     const runs = Math.ceil(TOTAL / PER_RUN);
     for (let run = 0; run < runs; run++) {
-      const { hub, mate, other, attacker, ids } = setup();
+      const { hub, mate, other, attacker, stranger, ids } = setup();
       const [raws] = fc.sample(fc.array(frame(ids), { minLength: PER_RUN, maxLength: PER_RUN }), {
         numRuns: 1,
         seed: run,
       });
+      const [forgeries] = fc.sample(fc.array(forgedResume(ids), { minLength: PER_RUN / 10, maxLength: PER_RUN / 10 }), {
+        numRuns: 1,
+        seed: run,
+      });
+      for (const raw of forgeries ?? []) {
+        frames += 1;
+        const before = stranger.frames.length;
+        hub.receive(stranger.endpoint, () => parseClientFrame(raw));
+        expect(stranger.frames.slice(before)).toEqual([
+          { type: 'rtc:error', data: { message: expect.any(String), reason: expect.any(String) } },
+        ]);
+        const reason = stranger.frames[before]?.data.reason;
+        expect(['resume-refused', 'invalid-field', 'malformed-frame']).toContain(reason);
+        expect(stranger.endpoint.id).toBeNull();
+        if (reason === 'resume-refused') rejected += 1;
+      }
+      expect([mate, other, attacker].map((client) => client.closed)).toEqual([null, null, null]);
       for (const raw of raws ?? []) {
         frames += 1;
         const before = attacker.frames.length;
