@@ -16,7 +16,7 @@
  * inspected or simulated on its own. The connection's own events arrive as
  * `pc.*` events sent by whoever owns its listeners.
  */
-import { assertEvent, assign, emit, fromPromise, setup } from 'xstate';
+import { and, assertEvent, assign, cancel, emit, fromPromise, not, raise, setup } from 'xstate';
 import { NegotiationError, type NegotiationErrorCode } from '../src/errors.js';
 import type { IceCandidate, IceConnectionState, PeerConnectionState, SessionDescription } from '../src/types.js';
 
@@ -29,6 +29,14 @@ export interface NegotiationInput {
   maxDeferredSignals?: number;
   /** How long to wait for more changes before offering (default 0: the end of the task). */
   coalesceMs?: number;
+  /**
+   * Restart ICE once the connection has stayed `disconnected` this long
+   * (milliseconds; default: never, only `failed` restarts, as in the W3C
+   * example). libwebrtc reports `disconnected` about 5 s after the path goes
+   * and `failed` about 10 s after that; a few seconds here recover sooner. A
+   * disconnection that heals on its own before the delay restarts nothing.
+   */
+  iceDisconnectedRestartMs?: number;
 }
 
 /** What applying a remote description revealed. */
@@ -51,7 +59,9 @@ export type NegotiationEvent =
   /** `superseded`: the candidate cannot belong to the applied remote description (see candidateFitsDescription). */
   | { type: 'pc.candidaterejected'; error: unknown; superseded: boolean }
   | { type: 'app.restartIce' }
-  | { type: 'app.close' };
+  | { type: 'app.close' }
+  /** Raised by the machine itself when `disconnected` outlasted `iceDisconnectedRestartMs`. */
+  | { type: 'ice.disconnectedTimeout' };
 
 export type NegotiationEmitted = { type: 'negotiation.error'; error: NegotiationError };
 
@@ -78,6 +88,8 @@ export interface NegotiationContext {
   deferred: SignalEvent[];
   maxDeferredSignals: number;
   coalesceMs: number;
+  /** Null: a lasting disconnection waits for `failed` like any other. */
+  iceDisconnectedRestartMs: number | null;
   iceConnectionState: IceConnectionState;
   connectionState: PeerConnectionState;
 }
@@ -144,6 +156,18 @@ const negotiation = setup({
     }),
     clearHeldCandidates: assign({ heldCandidates: [] }),
     markIceRestartNeeded: assign({ iceRestartNeeded: true }),
+    recordIceConnectionState: assign({
+      iceConnectionState: ({ event }) => {
+        assertEvent(event, 'pc.iceconnectionstatechange');
+        return event.state;
+      },
+    }),
+    // Cancelled first: the scheduler would keep an earlier timer of the same id running.
+    cancelDisconnectedRestart: cancel('iceDisconnectedRestart'),
+    scheduleDisconnectedRestart: raise(
+      { type: 'ice.disconnectedTimeout' },
+      { id: 'iceDisconnectedRestart', delay: 'iceDisconnectedRestart' },
+    ),
     reportError: emit((_, params: { code: NegotiationErrorCode; cause: unknown }) => ({
       type: 'negotiation.error' as const,
       error: NegotiationError.from(params.code, params.cause),
@@ -163,11 +187,19 @@ const negotiation = setup({
     hasRemoteDescription: ({ context }) => context.hasRemoteDescription,
     hasNegotiationPending: ({ context }) => context.negotiationNeeded || context.iceRestartNeeded,
     isIceFailed: ({ event }) => event.type === 'pc.iceconnectionstatechange' && event.state === 'failed',
+    isIceDisconnected: ({ event }) => event.type === 'pc.iceconnectionstatechange' && event.state === 'disconnected',
+    isIceStillDisconnected: ({ context }) => context.iceConnectionState === 'disconnected',
+    isConnectionFailed: ({ event }) => event.type === 'pc.connectionstatechange' && event.state === 'failed',
+    /** A restart was asked for, or its offer awaits an answer: another would only add a round. */
+    isIceRestartUnderway: ({ context }) => context.iceRestartNeeded || context.offerRestartsIce,
+    restartsWhenDisconnected: ({ context }) => context.iceDisconnectedRestartMs !== null,
     isDeferralFull: ({ context }) => context.deferred.length >= context.maxDeferredSignals,
   },
   delays: {
     /** Lets a burst of changes made in one task produce a single offer. */
     coalesceNegotiation: ({ context }) => context.coalesceMs,
+    /** How long `disconnected` may last before ICE restarts without waiting for `failed`. */
+    iceDisconnectedRestart: ({ context }) => context.iceDisconnectedRestartMs ?? 0,
   },
 });
 
@@ -224,6 +256,7 @@ export const negotiationMachine = negotiation
       deferred: [],
       maxDeferredSignals: input.maxDeferredSignals ?? 256,
       coalesceMs: input.coalesceMs ?? 0,
+      iceDisconnectedRestartMs: input.iceDisconnectedRestartMs ?? null,
       iceConnectionState: 'new',
       connectionState: 'new',
     }),
@@ -239,14 +272,29 @@ export const negotiationMachine = negotiation
       'pc.icecandidate': {
         actions: { type: 'sendCandidates', params: ({ event }) => ({ candidates: [event.candidate] }) },
       },
+      // Both sides restart on failure; if both offer, it is an ordinary collision.
       'pc.iceconnectionstatechange': [
         {
           guard: 'isIceFailed',
-          actions: [assign({ iceConnectionState: ({ event }) => event.state }), ...requestIceRestart],
+          actions: ['recordIceConnectionState', 'cancelDisconnectedRestart', ...requestIceRestart],
         },
-        { actions: assign({ iceConnectionState: ({ event }) => event.state }) },
+        {
+          guard: and(['isIceDisconnected', 'restartsWhenDisconnected']),
+          actions: ['recordIceConnectionState', 'cancelDisconnectedRestart', 'scheduleDisconnectedRestart'],
+        },
+        { actions: ['recordIceConnectionState', 'cancelDisconnectedRestart'] },
       ],
-      'pc.connectionstatechange': { actions: assign({ connectionState: ({ event }) => event.state }) },
+      'ice.disconnectedTimeout': { guard: 'isIceStillDisconnected', actions: requestIceRestart },
+      // Also on the connection's failure: libwebrtc (wrtc) can fire the ICE
+      // event for `failed` while its iceConnectionState still reads
+      // `disconnected`, so that event alone may never show the failure.
+      'pc.connectionstatechange': [
+        {
+          guard: and(['isConnectionFailed', not('isIceRestartUnderway')]),
+          actions: [assign({ connectionState: ({ event }) => event.state }), ...requestIceRestart],
+        },
+        { actions: assign({ connectionState: ({ event }) => event.state }) },
+      ],
       'pc.candidaterejected': [
         { guard: 'isIgnoringOffer' },
         { guard: 'isSupersededCandidate' },
@@ -444,7 +492,7 @@ export const negotiationMachine = negotiation
       },
       failed: {
         description: 'The connection could not be brought back to stable; only closing helps.',
-        on: { 'signal.description': {}, 'signal.candidate': {}, 'app.restartIce': {} },
+        on: { 'signal.description': {}, 'signal.candidate': {}, 'app.restartIce': {}, 'ice.disconnectedTimeout': {} },
       },
       closed: {
         type: 'final',

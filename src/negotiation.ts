@@ -38,6 +38,12 @@ export interface NegotiationActorOptions {
   /** Clock for the machine's delays; tests pass a simulated one. */
   clock?: ActorOptions<typeof negotiationMachine>['clock'];
   maxDeferredSignals?: number;
+  /**
+   * Restart ICE once the connection has stayed `disconnected` this many
+   * milliseconds, instead of waiting for `failed` (which libwebrtc reports
+   * about 15 s after the path goes). Default: restart on `failed` only.
+   */
+  iceDisconnectedRestartMs?: number;
 }
 
 export type NegotiationActor = Actor<typeof negotiationMachine>;
@@ -199,6 +205,7 @@ export function createNegotiationActor(options: NegotiationActorOptions): Negoti
   const input: NegotiationInput = { peerId, polite: options.polite };
   if (options.maxDeferredSignals !== undefined) input.maxDeferredSignals = options.maxDeferredSignals;
   if (options.coalesceMs !== undefined) input.coalesceMs = options.coalesceMs;
+  if (options.iceDisconnectedRestartMs !== undefined) input.iceDisconnectedRestartMs = options.iceDisconnectedRestartMs;
   const actor = createActor(connectedNegotiationMachine, {
     input,
     ...(options.inspect ? { inspect: options.inspect } : {}),
