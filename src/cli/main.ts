@@ -14,6 +14,7 @@ Options:
   --private              only pools named with --pool can be joined
   --pool <name>          create a pool at start (repeatable)
   --max-peers <n>        members per pool (default 32)
+  --resume-window <ms>   how long a member outlives a lost connection (default 15000; 0 = off)
   --allowed-origin <o>   a browser origin allowed to connect (repeatable; default same-origin)
   --admin-token <token>  enable the admin API (/admin/...) for this bearer token
   --quiet                print only the URL
@@ -30,6 +31,7 @@ async function main(argv: string[]): Promise<void> {
       private: { type: 'boolean', default: false },
       pool: { type: 'string', multiple: true, default: [] },
       'max-peers': { type: 'string' },
+      'resume-window': { type: 'string' },
       'allowed-origin': { type: 'string', multiple: true, default: [] },
       'admin-token': { type: 'string' },
       quiet: { type: 'boolean', default: false },
@@ -46,6 +48,9 @@ async function main(argv: string[]): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: ${values.port} is not a port`);
   if (maxPeers !== undefined && !(Number.isInteger(maxPeers) && maxPeers > 0))
     throw new Error('--max-peers: a positive integer');
+  const resumeWindowMs = values['resume-window'] === undefined ? undefined : Number(values['resume-window']);
+  if (resumeWindowMs !== undefined && !(Number.isInteger(resumeWindowMs) && resumeWindowMs >= 0))
+    throw new Error('--resume-window: milliseconds, a non-negative integer');
   const log = values.quiet ? () => undefined : (line: string) => process.stdout.write(`${line}\n`);
   const { url, close } = await serve({
     port,
@@ -55,6 +60,7 @@ async function main(argv: string[]): Promise<void> {
     allowedOrigins: values['allowed-origin'],
     log,
     ...(maxPeers === undefined ? {} : { maxPeers }),
+    ...(resumeWindowMs === undefined ? {} : { resumeWindowMs }),
     ...(values['admin-token'] === undefined ? {} : { adminToken: values['admin-token'] }),
   });
   process.stdout.write(`rtcpool demo: ${url}\n`);

@@ -54,6 +54,7 @@ export interface ServeOptions {
   private: boolean;
   pools: string[];
   maxPeers?: number;
+  resumeWindowMs?: number;
   allowedOrigins?: string[];
   adminToken?: string;
   log: (line: string) => void;
@@ -93,6 +94,7 @@ export async function serve(
     server: http,
     pools: options.private ? 'private' : 'public',
     ...(options.maxPeers === undefined ? {} : { maxPeersPerPool: options.maxPeers }),
+    ...(options.resumeWindowMs === undefined ? {} : { resumeWindowMs: options.resumeWindowMs }),
     ...(options.allowedOrigins?.length ? { allowedOrigins: options.allowedOrigins } : {}),
     // Not authentication: the demo lets a page pick its display name, and the server (not the page) describes it.
     authenticate: (request) => ({ name: demoName(request) }),
