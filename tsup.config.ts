@@ -20,7 +20,7 @@ export const nodeBuild: Options = {
   // `**/*` would also delete the other builds' output (dist/browser/, dist/demo/, cli.js) as they write it.
   clean: ['!browser/**', '!demo/**', '!cli.*'],
   target: 'es2022',
-  external: ['xstate', 'rxjs', 'ws', 'socket.io'],
+  external: ['xstate', 'rxjs', 'ws', 'socket.io', 'ioredis'],
 };
 
 /** The `rtcpool` command (`rtcpool serve`): one ES module with a shebang, for Node. */
@@ -33,7 +33,7 @@ export const cliBuild: Options = {
   dts: false,
   sourcemap: true,
   clean: false,
-  external: ['xstate', 'rxjs', 'ws', 'socket.io'],
+  external: ['xstate', 'rxjs', 'ws', 'socket.io', 'ioredis'],
 };
 
 /** Stately's browser inspector for the demo page, served as /inspect.js by `rtcpool serve`. */

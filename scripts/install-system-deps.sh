@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the tests need from Debian's packages, once: Chromium for the
-# browser tests. Idempotent; a machine that already has it spends no time here.
+# browser tests, redis-server for the multi-process (Redis backplane) tests.
+# Idempotent; a machine that already has them spends no time here.
 set -euo pipefail
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/redis-server ] || command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -15,6 +15,7 @@ Options:
   --pool <name>          create a pool at start (repeatable)
   --max-peers <n>        members per pool (default 32)
   --resume-window <ms>   how long a member outlives a lost connection (default 15000; 0 = off)
+  --redis <url>          share pools with other processes through Redis (redis://host:port)
   --allowed-origin <o>   a browser origin allowed to connect (repeatable; default same-origin)
   --admin-token <token>  enable the admin API (/admin/...) for this bearer token
   --quiet                print only the URL
@@ -32,6 +33,7 @@ async function main(argv: string[]): Promise<void> {
       pool: { type: 'string', multiple: true, default: [] },
       'max-peers': { type: 'string' },
       'resume-window': { type: 'string' },
+      redis: { type: 'string' },
       'allowed-origin': { type: 'string', multiple: true, default: [] },
       'admin-token': { type: 'string' },
       quiet: { type: 'boolean', default: false },
@@ -61,6 +63,7 @@ async function main(argv: string[]): Promise<void> {
     log,
     ...(maxPeers === undefined ? {} : { maxPeers }),
     ...(resumeWindowMs === undefined ? {} : { resumeWindowMs }),
+    ...(values.redis === undefined ? {} : { redis: values.redis }),
     ...(values['admin-token'] === undefined ? {} : { adminToken: values['admin-token'] }),
   });
   process.stdout.write(`rtcpool demo: ${url}\n`);

@@ -55,6 +55,8 @@ export interface ServeOptions {
   pools: string[];
   maxPeers?: number;
   resumeWindowMs?: number;
+  /** Share pools with other processes through this Redis. */
+  redis?: string;
   allowedOrigins?: string[];
   adminToken?: string;
   log: (line: string) => void;
@@ -95,6 +97,7 @@ export async function serve(
     pools: options.private ? 'private' : 'public',
     ...(options.maxPeers === undefined ? {} : { maxPeersPerPool: options.maxPeers }),
     ...(options.resumeWindowMs === undefined ? {} : { resumeWindowMs: options.resumeWindowMs }),
+    ...(options.redis === undefined ? {} : { redis: options.redis }),
     ...(options.allowedOrigins?.length ? { allowedOrigins: options.allowedOrigins } : {}),
     // Not authentication: the demo lets a page pick its display name, and the server (not the page) describes it.
     authenticate: (request) => ({ name: demoName(request) }),

@@ -196,6 +196,9 @@ function exceeds(text: string, max: number): boolean {
   return bytes > max;
 }
 
+/** One decoder for every frame: without `stream` it keeps no state between calls. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** A JSON text (string, or bytes as `ws` delivers them) parsed; anything else passes through as a parsed frame. */
 function decode(raw: unknown, max: number): unknown {
   let text: string;
@@ -204,7 +207,7 @@ function decode(raw: unknown, max: number): unknown {
     text = raw;
   } else if (raw instanceof ArrayBuffer || ArrayBuffer.isView(raw)) {
     if (raw.byteLength > max) throw new SignallingError('frame-too-large', `frame larger than ${max} bytes`);
-    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    text = utf8.decode(raw);
   } else return raw;
   try {
     return JSON.parse(text);

@@ -61,7 +61,11 @@ export interface Backplane {
   stopPool(pool: string): Awaitable<boolean>;
   members(pool: string): Awaitable<MemberRecord[] | undefined>;
   pools(): Awaitable<string[]>;
-  /** Stops listening everywhere and lets go of its connections. This process's members are left to `leave`. */
+  /**
+   * Stops listening everywhere and lets go of its connections. Members this
+   * process still serves leave (their pools hear `close`); the hub has
+   * normally made them leave already.
+   */
   close(): Awaitable<void>;
 }
 
@@ -86,12 +90,12 @@ export class MemoryBackplane implements Backplane {
 
   join({ pool: id, id: member, maxPeers, mustExist }: JoinRequest): JoinOutcome {
     let pool = this.#pools.get(id);
+    if (!pool && mustExist) return { ok: false, reason: 'pool-not-found' };
+    if ((pool?.members.size ?? 0) >= maxPeers) return { ok: false, reason: 'pool-full' };
     if (!pool) {
-      if (mustExist) return { ok: false, reason: 'pool-not-found' };
       pool = { members: new Map(), created: false, seq: 0 };
       this.#pools.set(id, pool);
     }
-    if (pool.members.size >= maxPeers) return { ok: false, reason: 'pool-full' };
     const members = [...pool.members].map(([peer, description]) => ({ id: peer, description }));
     const seq = pool.seq;
     pool.members.set(member, null);

@@ -109,7 +109,8 @@ export class Endpoint {
 
   constructor(
     readonly link: Link,
-    readonly info: ConnectionInfo<unknown>,
+    /** What the hooks see; its `request` is let go once joined (it holds the headers, ~1 KB). */
+    public info: ConnectionInfo<unknown>,
     readonly bucket: TokenBucket,
     now: number,
   ) {
@@ -146,6 +147,9 @@ export interface HubOptions {
   /** Where pools live (default: this process's memory). */
   backplane?: Backplane;
 }
+
+/** Stands for the upgrade request once a member has joined: only `resolvePool` reads it, before. */
+const RELEASED = undefined as unknown as ConnectionInfo<unknown>['request'];
 
 /** Unacknowledged frames a session keeps at most; a resume that needs older ones is refused. */
 export const MAX_UNACKED_FRAMES = 256;
@@ -288,6 +292,19 @@ export class Hub {
     this.events.complete();
   }
 
+  /**
+   * The backplane took this process for dead (it was frozen, or cut off from
+   * Redis, for longer than the presence TTL) and removed these members: their
+   * peers were told they left. Their connections are closed (4002) so that
+   * the clients join again.
+   */
+  evicted(ids: readonly string[]): void {
+    for (const id of ids) {
+      const session = this.sessions.get(id);
+      if (session) this.end(session, 'evicted');
+    }
+  }
+
   stats(): ServerStats {
     let detached = 0;
     for (const session of this.sessions.values()) if (!session.endpoint) detached += 1;
@@ -378,13 +395,23 @@ export class Hub {
     };
     if (window > 0) joined.resume = { token, window_ms: window };
     endpoint.link.send('rtc:joined', joined);
+    endpoint.info = { ...endpoint.info, request: RELEASED };
     endpoint.session = session;
     endpoint.state = 'joined';
     view.locals.set(id, session);
     this.sessions.set(id, session);
-    for (const event of seen) this.tell(session, event);
     this.totals.joins += 1;
     this.events.next({ type: 'join', clientId: id, pool: poolId, requested, identity: endpoint.info.identity });
+    // What happened while the backplane answered (a shared one delivers events and replies apart).
+    for (const event of seen) {
+      if (event.kind === 'relay') {
+        if (event.to === id) send(session, event.type, event.data);
+      } else if (event.kind === 'stop' && event.seq > session.joinSeq) {
+        send(session, 'rtc:stop', {});
+        this.end(session, 'stopped');
+        return;
+      } else this.tell(session, event);
+    }
   }
 
   /** Takes a kept session over on this connection, or refuses (one reason for every failure). */
@@ -548,16 +575,17 @@ export class Hub {
   /**
    * Ends a session. `left`: it leaves its pool (the others hear `rtc:close`,
    * with PyRTC's `uid` beside `id`); `stopped`: the pool is gone already;
-   * `shutdown`: this process is closing, and leaves without counting it.
-   * A connection still attached is closed (4000 stopped, 1001 shutdown).
+   * `shutdown`: this process is closing, and leaves without counting it;
+   * `evicted`: the backplane has removed it already.
+   * A connection still attached is closed (4000 stopped, 1001 shutdown, 4002 evicted).
    */
-  private end(session: Session, how: 'left' | 'stopped' | 'shutdown'): void {
+  private end(session: Session, how: 'left' | 'stopped' | 'shutdown' | 'evicted'): void {
     if (this.sessions.get(session.id) !== session) return;
     this.sessions.delete(session.id);
     clearTimeout(session.expiry);
     const view = this.views.get(session.pool);
     view?.locals.delete(session.id);
-    if (how !== 'stopped') this.backplane.leave(session.pool, session.id);
+    if (how === 'left' || how === 'shutdown') this.backplane.leave(session.pool, session.id);
     if (how === 'left') {
       this.totals.leaves += 1;
       this.events.next({ type: 'leave', clientId: session.id, pool: session.pool });
@@ -567,6 +595,8 @@ export class Hub {
     session.endpoint = null;
     if (endpoint && endpoint.state !== 'gone' && how !== 'left') {
       if (how === 'stopped') this.drop(endpoint, CLOSE_CODES.poolStopped, 'pool stopped', 'closed');
+      else if (how === 'evicted')
+        this.drop(endpoint, CLOSE_CODES.evicted, 'this server lost its place in the pool', 'closed');
       else this.drop(endpoint, CLOSE_CODES.serverClosing, 'server closing', 'closed');
     }
     if (endpoint) endpoint.session = null;

@@ -87,6 +87,16 @@ export async function createSignallingServer<Identity = unknown>(
   const logger = options.logger ?? silentLogger;
   const heartbeat = options.heartbeat ?? DEFAULTS.heartbeat;
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
+  // Loaded only when asked for: a single-process server never loads ioredis.
+  let evict: (members: ReadonlyArray<{ id: string }>) => void = () => undefined;
+  const backplane =
+    options.redis === undefined
+      ? undefined
+      : await (await import('./backplane/redis.js')).createRedisBackplane({
+          url: options.redis,
+          logger,
+          onEvicted: (members) => evict(members),
+        });
   const hub = new Hub({
     pools: options.pools ?? 'public',
     resolvePool: options.resolvePool as SignallingServerOptions['resolvePool'],
@@ -97,7 +107,9 @@ export async function createSignallingServer<Identity = unknown>(
     resumeWindowMs: options.resumeWindowMs ?? DEFAULTS.resumeWindowMs,
     now: options.now ?? (() => performance.now()),
     logger,
+    ...(backplane ? { backplane } : {}),
   });
+  evict = (members) => hub.evicted(members.map(({ id }) => id));
   const owned = options.server === undefined;
   const http = options.server ?? createServer((_, response) => response.writeHead(404).end());
   const admit = admission(options, logger);
@@ -127,6 +139,9 @@ export async function createSignallingServer<Identity = unknown>(
         http.off('error', reject);
         resolve();
       });
+    }).catch(async (error: unknown) => {
+      await backplane?.close();
+      throw error;
     });
   }
   const address = () => {
@@ -160,6 +175,7 @@ export async function createSignallingServer<Identity = unknown>(
         http.off('upgrade', onUpgrade);
         // The hub has sent rtc:stop and started closing every connection; give them a moment to finish.
         await Promise.all([websocket?.close(CLOSE_GRACE_MS), socketio?.close(CLOSE_GRACE_MS)]);
+        await backplane?.close(); // after the members' leaves, which it sends first
         if (owned) {
           http.closeAllConnections();
           await new Promise<void>((resolve) => http.close(() => resolve()));

@@ -79,6 +79,13 @@ export interface SignallingServerOptions<Identity = unknown> {
   socketio?: boolean | { path: string };
   /** Milliseconds since some epoch; tests pass a fake. Default `performance.now`. */
   now?: () => number;
+  /**
+   * Share pools with the other server processes that use the same Redis
+   * (`redis://[user:password@]host:port[/db]`): endpoints of one pool may
+   * then reach any of them. Start fails if Redis is unreachable. Without it,
+   * pools live in this process's memory.
+   */
+  redis?: string;
 }
 
 /** A member of a pool, as {@link SignallingServer.pool} reports it. */

@@ -41,6 +41,8 @@ export const CLOSE_CODES = {
   poolStopped: 4000,
   /** The session was resumed on another connection (this one had looked alive). */
   resumedElsewhere: 4001,
+  /** Redis mode: the cluster took this server for dead and removed its members; join again. */
+  evicted: 4002,
   /** No `rtc:join` within `joinTimeoutMs`. */
   joinTimeout: 4008,
   /** Kept sending past the rate limit after being told (`rate-limited`) `rateLimit.burst` times. */

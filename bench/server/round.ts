@@ -1,0 +1,130 @@
+/**
+ * One round: fresh server process(es), a fresh load generator, then heap at
+ * idle, latency at a paced load and throughput at saturation, in that order.
+ */
+import { type BenchChild, forkChild, sleep } from './child.js';
+import type { StartArgs, WindowReport } from './load.js';
+import type { RoundResult } from './report.js';
+import type { HeapSample, ServerReady } from './server-process.js';
+
+export interface RoundOptions {
+  implementation: 'ours' | 'bare';
+  /** Server processes; more than one needs `redis`. */
+  processes: number;
+  redis?: string;
+  clients: number;
+  poolPrefix: string;
+  /** Paced load for the latency window, msg/s per client. */
+  rate: number;
+  latencySeconds: number;
+  throughputSeconds: number;
+  /** Messages in flight at saturation, across all clients. */
+  window: number;
+  /** Per-client ceiling at saturation, under the server's 50/s limit. */
+  maxRate: number;
+  /** Seconds to wait after the joins before the idle heap (more than the server's 10 s heartbeat). */
+  idleSeconds: number;
+  /** Extra Node flags for the server processes (`--cpu-prof`). */
+  serverFlags: readonly string[];
+}
+
+export type Servers = BenchChild<ServerReady>[];
+
+export async function startServers(
+  options: Pick<RoundOptions, 'implementation' | 'processes' | 'redis' | 'serverFlags'>,
+) {
+  const args = [options.implementation, ...(options.redis ? ['--redis', options.redis] : [])];
+  const flags = ['--expose-gc', ...(options.implementation === 'ours' ? options.serverFlags : [])];
+  return Promise.all(
+    Array.from({ length: options.processes }, () => forkChild<ServerReady>('server-process.ts', args, flags)),
+  );
+}
+
+export const urlsOf = (servers: Servers) => servers.map((server) => `http://127.0.0.1:${server.ready.port}`);
+
+/** heapUsed and rss summed over the server processes, each after forced GC. */
+export async function heapOf(servers: Servers): Promise<HeapSample> {
+  const samples = await Promise.all(servers.map((server) => server.request<HeapSample>('heap')));
+  return samples.reduce((sum, s) => ({
+    heapUsed: sum.heapUsed + s.heapUsed,
+    rss: sum.rss + s.rss,
+    external: sum.external + s.external,
+  }));
+}
+
+/** CPU time of the server processes, ms. */
+async function cpuOf(servers: Servers): Promise<number> {
+  const samples = await Promise.all(servers.map((server) => server.request<NodeJS.CpuUsage>('cpu')));
+  return samples.reduce((sum, s) => sum + (s.user + s.system) / 1000, 0);
+}
+
+export async function startLoad(servers: Servers, clients: number, poolPrefix: string) {
+  const load = await forkChild<null>('load.ts', []);
+  try {
+    const connected = await load.request<{ ms: number }>('connect', { urls: urlsOf(servers), clients, poolPrefix });
+    return { load, connectMs: connected.ms };
+  } catch (error) {
+    await load.stop();
+    throw error;
+  }
+}
+
+export async function runRound(options: RoundOptions): Promise<RoundResult> {
+  const servers = await startServers(options);
+  try {
+    await sleep(200);
+    const before = await heapOf(servers);
+    const { load, connectMs } = await startLoad(servers, options.clients, options.poolPrefix);
+    try {
+      await sleep(1000);
+      const joined = await heapOf(servers);
+      // Idle means a heartbeat has gone by: our server keeps each client's recent frames until a pong acknowledges them.
+      await sleep(options.idleSeconds * 1000);
+      const idle = await heapOf(servers);
+
+      await load.request('start', { mode: 'paced', rate: options.rate } satisfies StartArgs);
+      await sleep(2000);
+      await load.request('report');
+      await sleep(options.latencySeconds * 1000);
+      const paced = await load.request<WindowReport>('report');
+      const loaded = await heapOf(servers);
+      await load.request('stop');
+
+      await load.request('start', {
+        mode: 'saturate',
+        window: options.window,
+        maxRate: options.maxRate,
+      } satisfies StartArgs);
+      await sleep(1000);
+      await load.request('report');
+      const cpuBefore = await cpuOf(servers);
+      await sleep(options.throughputSeconds * 1000);
+      const saturated = await load.request<WindowReport>('report');
+      const serverCpuMs = (await cpuOf(servers)) - cpuBefore;
+      await load.request('stop');
+
+      const errors: Record<string, number> = {};
+      for (const window of [paced, saturated]) {
+        for (const [reason, count] of Object.entries(window.errors)) errors[reason] = (errors[reason] ?? 0) + count;
+      }
+      return {
+        throughput: saturated.received / saturated.seconds,
+        serverCpu: serverCpuMs / 1000 / saturated.seconds,
+        loadCpu: saturated.cpuMs / 1000 / saturated.seconds,
+        p50: paced.latency.p50,
+        p99: paced.latency.p99,
+        pacedRate: paced.received / paced.seconds,
+        heapPerClient: (idle.heapUsed - before.heapUsed) / options.clients,
+        heapAtJoinPerClient: (joined.heapUsed - before.heapUsed) / options.clients,
+        heapLoadedPerClient: (loaded.heapUsed - before.heapUsed) / options.clients,
+        rssPerClient: (idle.rss - before.rss) / options.clients,
+        connectMs,
+        errors,
+      };
+    } finally {
+      await load.stop();
+    }
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+  }
+}

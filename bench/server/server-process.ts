@@ -1,0 +1,70 @@
+/**
+ * One server under test, alone in its process (forked with `--expose-gc`):
+ * `ours` (createSignallingServer, default options unless the orchestrator
+ * passes `--redis`) or `bare` (bare.ts). Answers the orchestrator over IPC:
+ * `heap` (forced GC, then `process.memoryUsage()`), `cpu` (this process's CPU
+ * time), `relays` (frames relayed so far).
+ *
+ *   node --expose-gc --import tsx bench/server/server-process.ts ours|bare [--redis redis://127.0.0.1:PORT]
+ */
+import { parseArgs } from 'node:util';
+import { createSignallingServer } from '../../src/server/index.js';
+import { DEFAULTS, type SignallingServerOptions } from '../../src/server/options.js';
+import { startBareRelay } from './bare.js';
+import { serveParent } from './child.js';
+
+export interface ServerReady {
+  port: number;
+  /** The options given to createSignallingServer beyond its defaults (none for bare). */
+  options: Record<string, unknown>;
+}
+
+export interface HeapSample {
+  heapUsed: number;
+  rss: number;
+  external: number;
+}
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+/** Full collections until the heap stops shrinking (weak refs and finalizers can free more on a second pass). */
+async function settledHeap(): Promise<HeapSample> {
+  if (!gc) throw new Error('the server process needs --expose-gc');
+  let last = Number.POSITIVE_INFINITY;
+  for (let pass = 0; pass < 6; pass += 1) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    const used = process.memoryUsage().heapUsed;
+    if (used >= last * 0.999) break;
+    last = used;
+  }
+  const { heapUsed, rss, external } = process.memoryUsage();
+  return { heapUsed, rss, external };
+}
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({ allowPositionals: true, options: { redis: { type: 'string' } } });
+  const implementation = positionals[0];
+  if (implementation === 'bare') {
+    const bare = await startBareRelay(DEFAULTS.maxMessageBytes);
+    serveParent({ port: bare.port, options: {} } satisfies ServerReady, {
+      heap: settledHeap,
+      cpu: () => process.cpuUsage(),
+      relays: () => bare.relays,
+    });
+    return;
+  }
+  if (implementation !== 'ours') throw new Error('server-process: ours or bare');
+  const options: SignallingServerOptions = values.redis === undefined ? {} : { redis: values.redis };
+  const server = await createSignallingServer({ host: '127.0.0.1', port: 0, ...options });
+  serveParent({ port: server.port, options: { ...options } } satisfies ServerReady, {
+    heap: settledHeap,
+    cpu: () => process.cpuUsage(),
+    relays: () => server.stats().relays,
+  });
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

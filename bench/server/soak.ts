@@ -1,0 +1,82 @@
+/**
+ * Soak: our server under a fixed moderate load for minutes, with a trickle of
+ * clients leaving and rejoining, its heap sampled after forced GC every 30 s.
+ * A leak shows as a heap that keeps climbing while the load stays the same.
+ */
+import { sleep } from './child.js';
+import type { StartArgs, WindowReport } from './load.js';
+import { slope } from './report.js';
+import { heapOf, startLoad, startServers } from './round.js';
+
+export interface SoakOptions {
+  sizes: number[];
+  rate: number;
+  soakMinutes: number;
+  maxRate: number;
+}
+
+const SAMPLE_SECONDS = 30;
+/** Clients that leave and rejoin per second, as a share of all clients: join and leave paths leak too. */
+const CHURN_SHARE = 0.002;
+/** Flat: the heap grows less than this share of its first sample, by the regression and by the last sample. */
+const FLAT_SHARE = 0.05;
+
+export async function runSoak(options: SoakOptions): Promise<void> {
+  const clients = options.sizes[0] ?? 1000;
+  const churn = clients * CHURN_SHARE;
+  console.log(
+    `soak: ${clients} clients at ${options.rate} msg/s each, ${churn.toFixed(1)} leave and rejoin per second, ` +
+      `heap after GC every ${SAMPLE_SECONDS} s for ${options.soakMinutes} min`,
+  );
+  const servers = await startServers({ implementation: 'ours', processes: 1, serverFlags: [] });
+  const samples: { minutes: number; heap: number }[] = [];
+  try {
+    const before = await heapOf(servers);
+    const { load } = await startLoad(servers, clients, 'soak');
+    try {
+      await load.request('start', { mode: 'paced', rate: options.rate, churnPerSecond: churn } satisfies StartArgs);
+      const started = performance.now();
+      await sleep(2000);
+      await load.request('report');
+      console.log(
+        `${'min'.padStart(5)}${'heap MB'.padStart(10)}${'KB/client'.padStart(11)}${'rss MB'.padStart(9)}` +
+          `${'msg/s'.padStart(8)}${'p50'.padStart(12)}${'p99'.padStart(12)}${'rejoins'.padStart(9)}   errors`,
+      );
+      const end = started + options.soakMinutes * 60_000;
+      for (;;) {
+        const heap = await heapOf(servers);
+        const window = await load.request<WindowReport>('report');
+        const minutes = (performance.now() - started) / 60_000;
+        samples.push({ minutes, heap: heap.heapUsed });
+        const errors = Object.entries(window.errors).map(([reason, count]) => `${reason} ×${count}`);
+        console.log(
+          `${minutes.toFixed(1).padStart(5)}${(heap.heapUsed / 2 ** 20).toFixed(2).padStart(10)}` +
+            `${((heap.heapUsed - before.heapUsed) / clients / 1024).toFixed(2).padStart(11)}` +
+            `${(heap.rss / 2 ** 20).toFixed(0).padStart(9)}${(window.received / window.seconds).toFixed(0).padStart(8)}` +
+            `${`${window.latency.p50.toFixed(2)} ms`.padStart(12)}${`${window.latency.p99.toFixed(2)} ms`.padStart(12)}` +
+            `${String(window.reconnects).padStart(9)}   ${errors.join(', ') || '-'}`,
+        );
+        const left = end - performance.now();
+        if (left <= 1000) break;
+        await sleep(Math.min(SAMPLE_SECONDS * 1000, left));
+      }
+      await load.request('stop');
+    } finally {
+      await load.stop();
+    }
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+  }
+  const first = samples[0]?.heap ?? Number.NaN;
+  const last = samples[samples.length - 1]?.heap ?? Number.NaN;
+  const perMinute = slope(samples.map((s) => ({ x: s.minutes, y: s.heap })));
+  const span = (samples[samples.length - 1]?.minutes ?? 0) - (samples[0]?.minutes ?? 0);
+  const growth = perMinute * span;
+  const flat = growth <= FLAT_SHARE * first && last / first <= 1 + FLAT_SHARE;
+  console.log('');
+  console.log(
+    `heap trend: ${(perMinute / 1024).toFixed(1)} KB/min over ${span.toFixed(1)} min (${(growth / 2 ** 20).toFixed(2)} MB), ` +
+      `last/first ${(last / first).toFixed(3)}; verdict: ${flat ? 'FLAT' : 'GROWING'} ` +
+      `(flat = growth by the regression and by the last sample both under ${FLAT_SHARE * 100}% of the first sample)`,
+  );
+}

@@ -1,0 +1,165 @@
+/**
+ * Three real server processes sharing one pool through a real redis-server;
+ * real Pools on @roamhq/wrtc, one per process, mesh across them. One process
+ * is killed (SIGKILL: no goodbye): the others' peers get `rtc:close` for its
+ * endpoint within presenceTtlMs + reapIntervalMs (5 s + 1 s by default), and
+ * the pool carries on: a newcomer on a surviving process meshes with the rest.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import wrtc from '@roamhq/wrtc';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { WebSocket } from 'ws';
+import type { MediaPeerConnection } from '../../../src/managed-connection.js';
+import { Pool, type PoolEventData } from '../../../src/pool.js';
+import { Signalling } from '../../../src/signalling/index.js';
+import { type ChannelLike, collectMessages } from '../../support/real-stacks.js';
+import { type RedisProcess, startRedis } from '../../support/redis.js';
+import { until } from '../../support/wait.js';
+
+const SCRIPT = fileURLToPath(new URL('./server-process.ts', import.meta.url));
+/** The defaults of createRedisBackplane, which `redis: url` uses. */
+const PRESENCE_TTL_MS = 5000;
+const REAP_INTERVAL_MS = 1000;
+
+interface ServerProcess {
+  url: string;
+  child: ChildProcess;
+  stderr: string[];
+}
+
+let redis: RedisProcess;
+const servers: ServerProcess[] = [];
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await Promise.all(servers.splice(0).map((server) => kill(server)));
+  await redis?.stop();
+});
+
+async function startServer(): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT], {
+    env: { ...process.env, REDIS_URL: redis.url },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stderr: string[] = [];
+  child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let pending = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      const found = /^listening (\S+)$/m.exec(pending);
+      if (found?.[1]) resolve(found[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`server process exited (${code}): ${stderr.join('')}`)));
+  });
+  const server = { url, child, stderr };
+  servers.push(server);
+  return server;
+}
+
+async function kill({ child }: ServerProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill(signal);
+  await exited;
+}
+
+type PeerConnectionClass = new (configuration?: object) => MediaPeerConnection;
+
+interface Member {
+  name: string;
+  pool: Pool;
+  pcs: MediaPeerConnection[];
+  incoming: Array<{ from: string; channel: ChannelLike }>;
+  events: PoolEventData[];
+}
+
+const pools: Pool[] = [];
+afterEach(() => {
+  for (const pool of pools.splice(0)) pool.close();
+});
+
+function member(name: string, url: string): Member {
+  const pcs: MediaPeerConnection[] = [];
+  const Base = wrtc.RTCPeerConnection as unknown as PeerConnectionClass;
+  const signalling = new Signalling.websocket(new WebSocket(`${url.replace(/^http/, 'ws')}/ws`));
+  const pool = new Pool({ iceServers: [] }, signalling, {
+    RTCPeerConnection: class extends Base {
+      constructor(configuration?: object) {
+        super(configuration);
+        pcs.push(this);
+      }
+    },
+  });
+  pools.push(pool);
+  const created: Member = { name, pool, pcs, incoming: [], events: [] };
+  pool.events$.subscribe((event) => created.events.push(event));
+  pool.events.ondatachannel = ({ detail }) =>
+    created.incoming.push({ from: detail.connection.id, channel: detail.channel as unknown as ChannelLike });
+  return created;
+}
+
+const connected = (one: Member) => one.pcs.filter((pc) => pc.connectionState === 'connected').length;
+const closedIds = (one: Member) =>
+  one.events.flatMap((event) => (event.type === 'close' && event.connection ? [event.connection.id] : []));
+
+test('peers on three processes mesh; a killed process is closed for the others in time and the pool carries on', async () => {
+  const [a, b, c] = await Promise.all([startServer(), startServer(), startServer()]);
+  if (!a || !b || !c) throw new Error('servers did not start');
+  const ada = member('ada', a.url);
+  const bob = member('bob', b.url);
+  const cid = member('cid', c.url);
+  const adaId = await ada.pool.join('mesh');
+  const bobId = await bob.pool.join('mesh');
+  const cidId = await cid.pool.join('mesh');
+  const all = [ada, bob, cid];
+  await until(
+    () => all.every(({ pcs }) => pcs.length === 2 && pcs.every((pc) => pc.connectionState === 'connected')),
+    'the three-process mesh connected',
+    30_000,
+  );
+  expect(ada.pool.connections.map(({ id }) => id).sort()).toEqual([bobId, cidId].sort());
+
+  const killedAt = Date.now();
+  await kill(c);
+  await until(
+    () => closedIds(ada).includes(cidId) && closedIds(bob).includes(cidId),
+    'rtc:close for the killed process its endpoint',
+    PRESENCE_TTL_MS + REAP_INTERVAL_MS + 5000,
+  );
+  const delay = Date.now() - killedAt;
+  console.info(`SIGKILLed process reaped: its endpoint closed at its peers after ${delay} ms`);
+  // The last heartbeat was at most one refresh (1 s) before the kill.
+  expect(delay).toBeGreaterThanOrEqual(PRESENCE_TTL_MS - 1000 - 200);
+  // Slack for a loaded 2-core CI machine: timers, the hub and the Pool all run late there.
+  expect(delay).toBeLessThanOrEqual(PRESENCE_TTL_MS + REAP_INTERVAL_MS + 2500);
+  expect(ada.pool.connections.map(({ id }) => id)).toEqual([bobId]);
+  expect(bob.pool.connections.map(({ id }) => id)).toEqual([adaId]);
+
+  // The pool carries on: a newcomer on a surviving process sees exactly the survivors and meshes with them.
+  const eve = member('eve', a.url);
+  await eve.pool.join('mesh');
+  expect(eve.pool.connections.map(({ id }) => id).sort()).toEqual([adaId, bobId].sort());
+  await until(
+    () => eve.pcs.length === 2 && eve.pcs.every((pc) => pc.connectionState === 'connected'),
+    'the newcomer connected to both survivors',
+    30_000,
+  );
+  const channel = (await eve.pool.getConnection(bobId)?.dataChannel('after')) as unknown as ChannelLike;
+  await until(
+    () => bob.incoming.some(({ channel: far }) => far.label === 'after' && far.readyState === 'open'),
+    'the channel',
+  );
+  const far = bob.incoming.find(({ channel: one }) => one.label === 'after')?.channel as ChannelLike;
+  const heard = collectMessages(far);
+  channel.send('still here');
+  await until(() => heard.length === 1, 'the message');
+  expect(heard).toEqual(['still here']);
+  for (const one of [ada, bob, eve]) expect(one.events.filter((event) => event.type === 'error')).toEqual([]);
+  // Every survivor's connections to the others are up: the kill cost nothing but the killed one's endpoint.
+  await until(() => [ada, bob, eve].every((one) => connected(one) === 2), 'two live connections at every survivor');
+  expect(a.stderr.join('') + b.stderr.join('')).toMatch(/reaped a dead process/);
+});
