@@ -74,8 +74,12 @@ export interface ServerStats {
 class Session {
   endpoint: Endpoint | null;
   description: JsonValue = null;
-  /** The peers this member has been told about: the only ones it may relay to. */
-  readonly peers = new Set<string>();
+  /**
+   * The peers this member has been told about: the only ones it may relay to.
+   * An array, not a Set: a pool has a few dozen members at most, and an idle
+   * server's memory is mostly these sessions.
+   */
+  readonly peers: string[] = [];
   /** Frames sent to this member since `rtc:joined`. */
   sent = 0;
   /** Frames received from it since `rtc:joined`. */
@@ -106,6 +110,8 @@ export class Endpoint {
   readonly connectedAt: number;
   /** `session.sent` when the unanswered ping went out: its pong proves those frames arrived. */
   pingMark: number | null = null;
+  /** Which heartbeat slice looks after it. */
+  slice = 0;
 
   constructor(
     readonly link: Link,
@@ -151,6 +157,9 @@ export interface HubOptions {
 /** Stands for the upgrade request once a member has joined: only `resolvePool` reads it, before. */
 const RELEASED = undefined as unknown as ConnectionInfo<unknown>['request'];
 
+/** A heartbeat round is this many sweeps, each over its share of the connections. */
+export const HEARTBEAT_SLICES = 10;
+
 /** Unacknowledged frames a session keeps at most; a resume that needs older ones is refused. */
 export const MAX_UNACKED_FRAMES = 256;
 
@@ -162,6 +171,9 @@ export class Hub {
   private readonly views = new Map<string, PoolView>();
   private readonly totals = { joins: 0, leaves: 0, resumes: 0, relays: 0, rejections: 0 };
   private readonly rejectionsByReason: Partial<Record<RejectionReason, number>> = {};
+  /** Connections opened so far, which deals them out to heartbeat slices. */
+  private opened = 0;
+  private slice = 0;
 
   constructor(private readonly options: HubOptions) {
     this.backplane = options.backplane ?? new MemoryBackplane();
@@ -171,6 +183,7 @@ export class Hub {
     const now = this.options.now();
     const { perSecond, burst } = this.options.rateLimit;
     const endpoint = new Endpoint(link, info, new TokenBucket(perSecond, burst, now), now);
+    endpoint.slice = this.opened++ % HEARTBEAT_SLICES;
     this.endpoints.add(endpoint);
     this.events.next({ type: 'connect', transport: info.transport });
     return endpoint;
@@ -222,14 +235,21 @@ export class Hub {
   }
 
   /**
-   * One heartbeat round: drops connections silent for longer than the timeout
-   * (keeping their sessions, as for any lost connection) or still unjoined
-   * after the join timeout, pings the rest.
+   * One slice of a heartbeat round ({@link HEARTBEAT_SLICES} make a round,
+   * one every `intervalMs / HEARTBEAT_SLICES`): for a tenth of the
+   * connections, drops those silent for longer than the timeout (keeping
+   * their sessions, as for any lost connection) or still unjoined after the
+   * join timeout, and pings the rest. Slicing spreads the pings, and the
+   * burst of pongs that answers them, over the interval instead of stalling
+   * every relay once per interval.
    */
   sweep(): void {
     const now = this.options.now();
     const { timeoutMs } = this.options.heartbeat;
+    const slice = this.slice;
+    this.slice = (slice + 1) % HEARTBEAT_SLICES;
     for (const endpoint of this.endpoints) {
+      if (endpoint.slice !== slice) continue;
       const { link } = endpoint;
       if (link.ping && now - endpoint.lastSeen > timeoutMs) {
         link.terminate();
@@ -384,7 +404,7 @@ export class Hub {
     const session = new Session(id, poolId, token, outcome.seq, endpoint);
     const descriptions: Record<string, JsonValue> = {};
     for (const member of outcome.members) {
-      session.peers.add(member.id);
+      session.peers.push(member.id);
       descriptions[member.id] = member.description;
     }
     const joined: Record<string, unknown> = {
@@ -460,7 +480,7 @@ export class Hub {
     }
     const to = message.type === 'rtc:sdp' ? message.data.to : message.data.for;
     // The same answer whether `to` is in another pool or nowhere: ids are not probed.
-    if (!session.peers.has(to)) {
+    if (!session.peers.includes(to)) {
       this.reject(endpoint, 'unknown-peer', `${message.type}: no peer "${to}" in your pool`);
       return;
     }
@@ -521,12 +541,15 @@ export class Hub {
       return;
     }
     if (event.kind === 'peer') {
-      if (session.peers.has(event.id)) return;
-      session.peers.add(event.id);
+      if (session.peers.includes(event.id)) return;
+      session.peers.push(event.id);
       send(session, 'rtc:peer', { id: event.id });
     } else if (event.kind === 'close') {
-      if (session.peers.delete(event.id)) send(session, 'rtc:close', { id: event.id, uid: event.id });
-    } else if (session.peers.has(event.id)) {
+      const at = session.peers.indexOf(event.id);
+      if (at === -1) return;
+      session.peers.splice(at, 1);
+      send(session, 'rtc:close', { id: event.id, uid: event.id });
+    } else if (session.peers.includes(event.id)) {
       send(session, 'rtc:describe', { id: event.id, description: event.description });
     }
   }

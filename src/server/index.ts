@@ -11,7 +11,7 @@ import type { Observable } from 'rxjs';
 import { type Logger, silentLogger } from '../logger.js';
 import type { JsonValue } from '../protocol/index.js';
 import { CLOSE_GRACE_MS } from './grace.js';
-import { Hub, type ServerEvent, type ServerStats } from './hub.js';
+import { HEARTBEAT_SLICES, Hub, type ServerEvent, type ServerStats } from './hub.js';
 import { DEFAULTS, type MemberInfo, type SignallingServerOptions } from './options.js';
 import { SocketIoTransport } from './socketio.js';
 import { WebSocketTransport } from './websocket.js';
@@ -129,7 +129,7 @@ export async function createSignallingServer<Identity = unknown>(
     }
   };
   http.on('upgrade', onUpgrade);
-  const sweeper = setInterval(() => hub.sweep(), heartbeat.intervalMs);
+  const sweeper = setInterval(() => hub.sweep(), heartbeat.intervalMs / HEARTBEAT_SLICES);
   sweeper.unref();
 
   if (owned) {

@@ -55,18 +55,7 @@ export class WebSocketTransport {
   }
 
   private connect(ws: WebSocket, info: ConnectionInfo<unknown>): void {
-    const link: Link = {
-      send: (type, data) => {
-        if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type, data }));
-      },
-      close: (code, reason) => {
-        if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(code, reason);
-      },
-      terminate: () => ws.terminate(),
-      ping: () => {
-        if (ws.readyState === WebSocket.OPEN) ws.ping();
-      },
-    };
+    const link = new SocketLink(ws);
     const endpoint = this.hub.open(link, info);
     this.sockets.add(ws);
     // Binary frames are parsed as UTF-8 JSON too: the parser takes bytes.
@@ -88,6 +77,28 @@ export class WebSocketTransport {
       this.sockets.delete(ws);
       this.hub.closed(endpoint, misbehaved || code !== 1006);
     });
+  }
+}
+
+/** The hub's handle on one socket: a class, so that its methods are shared rather than closures per connection. */
+class SocketLink implements Link {
+  constructor(private readonly ws: WebSocket) {}
+
+  send(type: string, data: Record<string, unknown>): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type, data }));
+  }
+
+  close(code: number, reason: string): void {
+    const { readyState } = this.ws;
+    if (readyState === WebSocket.OPEN || readyState === WebSocket.CONNECTING) this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  ping(): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
   }
 }
 
