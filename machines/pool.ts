@@ -2,7 +2,8 @@
  * The pool: one endpoint's view of a named pool of peers. It joins through the
  * signalling channel, keeps one negotiation child per remote peer (child id =
  * peer id), routes each peer's signals to its child, and stops everything when
- * the server stops the pool or the application closes it.
+ * the server stops the pool, the application closes it or the signalling
+ * channel is lost for good.
  *
  * Roles follow the original RTCPool: the endpoint that joins later is polite
  * toward every peer already present, and each peer already present starts the
@@ -28,7 +29,12 @@ export type PoolSignalEvent =
   | { type: 'signal.stop' }
   | { type: 'signal.error'; message: string; reason?: string };
 
-export type PoolEvent = PoolSignalEvent | { type: 'app.join'; pool: string } | { type: 'app.close' };
+export type PoolEvent =
+  | PoolSignalEvent
+  /** The signals ended by themselves (the signalling channel closed and could not resume): nothing more will come. */
+  | { type: 'signal.lost' }
+  | { type: 'app.join'; pool: string }
+  | { type: 'app.close' };
 
 /** Why a signal was refused; the pool carries on. */
 export type PoolProblem =
@@ -47,6 +53,7 @@ export type PoolEmitted =
   | { type: 'pool.describe'; id: string; description: JsonValue }
   | { type: 'pool.stop' }
   | { type: 'pool.closed' }
+  | { type: 'pool.disconnected' }
   | { type: 'pool.problem'; problem: PoolProblem; message: string };
 
 export interface PoolContext {
@@ -106,6 +113,7 @@ export const poolMachine = pool.createMachine({
   initial: 'idle',
   on: {
     'app.close': '.closed',
+    'signal.lost': '.disconnected',
     // Until joined, there is no pool to route to; `joined` handles these itself.
     'signal.peer': { actions: problem('not-joined', 'a peer was announced before this endpoint joined') },
     'signal.sdp': { actions: problem('not-joined', 'a description arrived before this endpoint joined') },
@@ -244,6 +252,11 @@ export const poolMachine = pool.createMachine({
       description: 'The application closed the pool: every connection is closed.',
       type: 'final',
       entry: ['releaseEverything', emit({ type: 'pool.closed' as const })],
+    },
+    disconnected: {
+      description: 'The signalling channel ended for good: every connection is closed.',
+      type: 'final',
+      entry: ['releaseEverything', emit({ type: 'pool.disconnected' as const })],
     },
   },
 });

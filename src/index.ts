@@ -77,9 +77,12 @@ export {
   sdpMessage,
 } from './protocol/index.js';
 export {
+  type ReconnectOptions,
   Signalling,
+  type SignallingCloseReason,
   type SignallingEventMap,
   type SignallingOptions,
+  type SignallingState,
   type SocketIoLike,
   SocketIoTransceiver,
   signalling,

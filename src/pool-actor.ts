@@ -20,7 +20,7 @@ export interface PoolPeerConnection extends PeerConnectionLike {
 }
 
 export interface PoolActorOptions {
-  /** The signalling channel's server events, parsed and typed. */
+  /** The signalling channel's server events, parsed and typed. When it completes, the pool ends (`disconnected`). */
   signals: Observable<PoolSignalEvent>;
   /** Sends one message to the signalling server. */
   send: (message: PoolOutgoingMessage) => void;
@@ -54,6 +54,8 @@ export function createPoolActor(options: PoolActorOptions): PoolActor {
   const logger = options.logger ?? silentLogger;
   /** Per remote peer: its connection and how to stop forwarding its events. */
   const connections = new Map<string, { pc: PoolPeerConnection; stopForwarding: () => void }>();
+  /** The pool is closing the channel itself: its completion is no news. */
+  let ending = false;
 
   const machine = poolMachine.provide({
     actors: { negotiation: connectedNegotiationMachine },
@@ -89,7 +91,10 @@ export function createPoolActor(options: PoolActorOptions): PoolActor {
         unbindConnection(system, peerId);
         logger.log('info', 'pool', `connection to ${peerId} closed`);
       },
-      closeSignalling: () => options.closeSignalling?.(),
+      closeSignalling: () => {
+        ending = true;
+        options.closeSignalling?.();
+      },
     },
   });
 
@@ -100,6 +105,8 @@ export function createPoolActor(options: PoolActorOptions): PoolActor {
   const subscription = options.signals.subscribe({
     next: (event) => actor.send(event),
     error: (error: unknown) => logger.log('error', 'signal', `signalling failed: ${String(error)}`),
+    // The channel ended by itself: with no signalling there is no pool, so end cleanly rather than linger.
+    complete: () => ending || actor.send({ type: 'signal.lost' }),
   });
   // However the actor ends (app.close, rtc:stop, stop(), a crash), nothing stays attached or open.
   const releaseAll = () => {

@@ -14,6 +14,10 @@ export interface SignallingChannel {
   readonly errors?: Observable<SignallingError>;
   send(message: ClientMessage): void;
   close(): void;
+  /** `offline` while the connection is lost and the session not yet resumed (the pool dispatches `reconnecting` / `reconnected`). */
+  readonly state$?: Observable<'online' | 'offline'>;
+  /** Why the channel ended by itself, read when `messages` completes. */
+  readonly closeReason?: { code: string; message: string } | undefined;
 }
 
 export interface PoolOptions {
@@ -43,6 +47,8 @@ export type PoolEventData =
   | { type: 'peer'; connection: ManagedConnection }
   | { type: 'close'; connection: ManagedConnection | null }
   | { type: 'stop' }
+  | { type: 'reconnecting' }
+  | { type: 'reconnected' }
   | { type: 'describe'; connection: ManagedConnection | null; id: string; description: JsonValue }
   | { type: 'error'; error: PoolError | SignallingError };
 
@@ -53,6 +59,10 @@ export interface PoolEventDetails {
   /** The connection that closed, or null when this endpoint closed. */
   close: ManagedConnection | null;
   stop: Record<string, never>;
+  /** The signalling connection was lost: peer connections carry on, signals are queued until it resumes. */
+  reconnecting: Record<string, never>;
+  /** The signalling session resumed: what was queued is sent, what the server held arrives. */
+  reconnected: Record<string, never>;
   describe: { connection: ManagedConnection | null; id: string; description: JsonValue };
   track: { connection: ManagedConnection; track: unknown; streams: unknown[] };
   datachannel: { connection: ManagedConnection; channel: DataChannelLike };
@@ -60,11 +70,23 @@ export interface PoolEventDetails {
 }
 
 type Handler<K extends keyof PoolEventDetails> = ((event: CustomEvent<PoolEventDetails[K]>) => void) | null;
-const HANDLED = ['join', 'peer', 'close', 'stop', 'describe', 'track', 'datachannel', 'error'] as const;
+const HANDLED = [
+  'join',
+  'peer',
+  'close',
+  'stop',
+  'reconnecting',
+  'reconnected',
+  'describe',
+  'track',
+  'datachannel',
+  'error',
+] as const;
 
 /**
- * The pool's `EventTarget`: `join`, `peer`, `close`, `stop`, `describe`,
- * `track`, `datachannel`, `error`, each also settable as `onjoin`, `onpeer`, ...
+ * The pool's `EventTarget`: `join`, `peer`, `close`, `stop`, `reconnecting`,
+ * `reconnected`, `describe`, `track`, `datachannel`, `error`, each also
+ * settable as `onjoin`, `onpeer`, ...
  */
 export class PoolEvents extends EventTarget {
   readonly #handlers = new Map<string, ((event: CustomEvent) => void) | null>();
@@ -72,6 +94,8 @@ export class PoolEvents extends EventTarget {
   declare onpeer: Handler<'peer'>;
   declare onclose: Handler<'close'>;
   declare onstop: Handler<'stop'>;
+  declare onreconnecting: Handler<'reconnecting'>;
+  declare onreconnected: Handler<'reconnected'>;
   declare ondescribe: Handler<'describe'>;
   declare ontrack: Handler<'track'>;
   declare ondatachannel: Handler<'datachannel'>;
@@ -121,9 +145,16 @@ export class Pool {
         complete: () => subscriber.complete(),
       });
       const errors = signalling.errors?.subscribe((error) => this.#dispatch({ type: 'error', error }));
+      let online = true;
+      const state = signalling.state$?.subscribe((now) => {
+        if (online === (now === 'online')) return;
+        online = !online;
+        this.#dispatch({ type: online ? 'reconnected' : 'reconnecting' });
+      });
       return () => {
         messages.unsubscribe();
         errors?.unsubscribe();
+        state?.unsubscribe();
       };
     });
     this.#actor = createPoolActor({
@@ -144,7 +175,11 @@ export class Pool {
           peerId,
           pc,
           () => this.getDescription(peerId),
-          () => this.#actor.getSnapshot().children[peerId],
+          () => {
+            // Own children only: once a peer named `constructor` or `__proto__` is gone, Object.prototype answers.
+            const { children } = this.#actor.getSnapshot();
+            return Object.hasOwn(children, peerId) ? children[peerId] : undefined;
+          },
         );
         for (const type of ['track', 'datachannel'] as const) {
           connection.addEventListener(type, (event) =>
@@ -177,6 +212,12 @@ export class Pool {
     );
     this.#actor.on('pool.stop', () => this.#dispatch({ type: 'stop' }));
     this.#actor.on('pool.closed', () => this.#dispatch({ type: 'close', connection: null }));
+    this.#actor.on('pool.disconnected', () => {
+      const reason = signalling.closeReason;
+      const why = reason ? `${reason.code}: ${reason.message}` : 'the signalling channel closed';
+      this.#dispatch({ type: 'error', error: new PoolError('signalling-lost', why) });
+      this.#dispatch({ type: 'close', connection: null });
+    });
     this.#actor.subscribe({
       complete: () => {
         for (const connection of this.#connections.values()) connection.dispose();
@@ -206,7 +247,9 @@ export class Pool {
 
   /** The trusted description the server set for endpoint `id` (null when none). */
   getDescription(id: string): JsonValue {
-    return this.#actor.getSnapshot().context.descriptions[id] ?? null;
+    const { descriptions } = this.#actor.getSnapshot().context;
+    // Own entries only: a peer named `constructor` or `__proto__` must not read Object.prototype's members.
+    return Object.hasOwn(descriptions, id) ? (descriptions[id] ?? null) : null;
   }
 
   /** The name the original documentation promised. */

@@ -5,10 +5,17 @@
  */
 export {
   Signalling,
+  type SignallingCloseReason,
   type SignallingEventMap,
   type SignallingOptions,
+  type SignallingState,
   signalling,
 } from './signalling.js';
 export { type SocketIoLike, SocketIoTransceiver } from './socketio.js';
 export { Transceiver, transceiver } from './transceiver.js';
-export { type WebSocketLike, WebSocketTransceiver, type WebSocketTransceiverOptions } from './websocket.js';
+export {
+  type ReconnectOptions,
+  type WebSocketLike,
+  WebSocketTransceiver,
+  type WebSocketTransceiverOptions,
+} from './websocket.js';

@@ -1,7 +1,7 @@
-import { type Observable, Subject } from 'rxjs';
+import { Observable, Subject } from 'rxjs';
 import type { Logger } from '../logger.js';
 import { SignallingError } from '../protocol/errors.js';
-import type { ClientMessage, ServerMessage } from '../protocol/messages.js';
+import { type ClientMessage, RESUME_REFUSED, resumeMessage, type ServerMessage } from '../protocol/messages.js';
 import { parseServerEvent } from '../protocol/parse.js';
 import { type SocketIoLike, SocketIoTransceiver } from './socketio.js';
 import type { Transceiver } from './transceiver.js';
@@ -41,6 +41,25 @@ export interface SignallingEventMap {
   resumed: CustomEvent<Data<'rtc:resumed'>>;
   /** A frame or event from the server was refused here (malformed, unknown, invalid); the channel carries on. */
   error: CustomEvent<SignallingError>;
+  /** The connection was lost; the session is kept and sends are queued until it resumes. */
+  offline: Event;
+  /** The session resumed on a new connection: what was queued has been sent. */
+  online: Event;
+}
+
+/** `online`, or `offline` between a lost connection and the resumed session (sends are queued meanwhile). */
+export type SignallingState = 'online' | 'offline';
+
+/**
+ * Why a {@link Signalling} ended by itself (`closeReason`): the connection
+ * closed and could not be resumed (`connection-lost`), the server refused the
+ * resume (`resume-refused`), the resume window passed without a new
+ * connection (`resume-expired`), or the server needs frames the bounded
+ * outbox no longer holds (`outbox-overflow`).
+ */
+export interface SignallingCloseReason {
+  code: 'connection-lost' | 'resume-refused' | 'resume-expired' | 'outbox-overflow';
+  message: string;
 }
 
 const names: Record<ServerMessage['type'], string[]> = {
@@ -58,6 +77,12 @@ const names: Record<ServerMessage['type'], string[]> = {
 export interface SignallingOptions {
   /** Area `signal`: a warning per refused frame, one info line on close, each message at debug. */
   logger?: Logger;
+  /**
+   * Frames sent since `rtc:joined` kept to send again after a lost connection
+   * (default 1000). Past it the oldest are forgotten; a resume that needs one
+   * of them ends the channel (`outbox-overflow`).
+   */
+  maxOutbox?: number;
 }
 
 /**
@@ -74,6 +99,15 @@ export interface SignallingOptions {
  * and complete when the channel closes, by {@link close} or because the
  * transport went away.
  *
+ * It owns the session. When `rtc:joined` grants a resume token and the
+ * transceiver can reconnect (`offline` / `online` events, as
+ * {@link WebSocketTransceiver} from a factory and {@link SocketIoTransceiver}
+ * have), a lost connection does not end the channel: {@link send} queues,
+ * `state$` says `offline`, and on the new connection it sends `rtc:resume`
+ * first, then every frame the server did not get, then what was queued; the
+ * server sends what this side missed. When the session cannot be resumed
+ * it ends by itself and says why in {@link closeReason}.
+ *
  * @example
  * const signalling = new Signalling.websocket(new WebSocket('wss://example.org/rtc'));
  * // or new Signalling.socket.io(io(url)), or new Signalling(new MyTransceiver())
@@ -86,13 +120,18 @@ export interface SignallingOptions {
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface below only adds typed overloads of EventTarget's methods
 export class Signalling extends EventTarget {
   /**
-   * `new Signalling.websocket(socket, options?)`: a Signalling over a {@link WebSocketTransceiver}.
+   * `new Signalling.websocket(socket, options?)`: a Signalling over a
+   * {@link WebSocketTransceiver}. Given a socket factory or a URL, it
+   * reconnects and resumes its session after a lost connection.
    *
    * @example
-   * const signalling = new Signalling.websocket(new WebSocket(url));
+   * const signalling = new Signalling.websocket(() => new WebSocket(url));
    */
   static readonly websocket = class WebSocketSignalling extends Signalling {
-    constructor(socket: WebSocketLike, options: WebSocketTransceiverOptions & SignallingOptions = {}) {
+    constructor(
+      socket: WebSocketLike | (() => WebSocketLike) | string,
+      options: WebSocketTransceiverOptions & SignallingOptions = {},
+    ) {
       super(new WebSocketTransceiver(socket, options), options);
     }
   };
@@ -115,18 +154,38 @@ export class Signalling extends EventTarget {
   readonly #messages = new Subject<ServerMessage>();
   readonly #errors = new Subject<SignallingError>();
   readonly #logger: Logger | undefined;
+  #state: SignallingState = 'online';
+  readonly #states = new Subject<SignallingState>();
   readonly #untap: () => void;
+  readonly #maxOutbox: number;
   #closed = false;
+  /** The session to resume, from `rtc:joined`. */
+  #session: { id: string; token: string; windowMs: number } | undefined;
+  /** Server frames received since `rtc:joined`, valid or not (`rtc:resumed` excepted). */
+  #received = 0;
+  /** Frames sent since `rtc:joined`, the oldest being the session's frame number `#base`. */
+  #outbox: ClientMessage[] = [];
+  #base = 0;
+  /** Sent `rtc:resume`, waiting for `rtc:resumed`. */
+  #resuming = false;
+  #expiry: ReturnType<typeof setTimeout> | undefined;
+  #closeReason: SignallingCloseReason | undefined;
 
   /** Every server message, parsed and typed. Completes when the channel closes. */
   readonly messages: Observable<ServerMessage> = this.#messages.asObservable();
   /** Every frame or event refused (also dispatched as `error`). Completes when the channel closes. */
   readonly errors: Observable<SignallingError> = this.#errors.asObservable();
+  /** `online` / `offline`, now and after every change. Completes when the channel closes. */
+  readonly state$: Observable<SignallingState> = new Observable((subscriber) => {
+    subscriber.next(this.#state);
+    return this.#states.subscribe(subscriber);
+  });
 
   constructor(transceiver: Transceiver, options: SignallingOptions = {}) {
     super();
     this.transceiver = transceiver;
     this.#logger = options.logger;
+    this.#maxOutbox = options.maxOutbox ?? 1000;
     this.#untap = transceiver.onAny((event) => this.#hear(event));
     if (transceiver.closed) this.#end();
   }
@@ -136,8 +195,19 @@ export class Signalling extends EventTarget {
     return this.#closed;
   }
 
+  /** Why the channel ended by itself; undefined while open and after {@link close}. Set before the streams complete. */
+  get closeReason(): SignallingCloseReason | undefined {
+    return this.#closeReason;
+  }
+
+  /** `offline` while a lost connection is being replaced and the session resumed. */
+  get state(): SignallingState {
+    return this.#state;
+  }
+
   /**
-   * Sends one message to the server.
+   * Sends one message to the server; while `offline`, queues it to send once
+   * the session resumes.
    *
    * @throws Error once the channel is closed (a lost message must not pass unnoticed).
    * @example
@@ -146,31 +216,120 @@ export class Signalling extends EventTarget {
   send(message: ClientMessage): void {
     if (this.#closed) throw new Error(`Signalling: closed, ${message.type} not sent`);
     this.#logger?.log('debug', 'signal', `send ${message.type}`);
+    if (this.#session && this.#outbox.push(message) > this.#maxOutbox) {
+      this.#outbox.shift();
+      this.#base++;
+    }
+    if (this.state === 'online') this.#transmit(message);
+  }
+
+  /** Closes the transceiver (a clean leave: the server ends the session at once) and completes the streams. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#end(); // first: the transceiver's own `close` is then not heard as a lost connection
+    this.transceiver.close();
+  }
+
+  #transmit(message: ClientMessage): void {
     this.transceiver.send(message.type, message.data);
   }
 
-  /** Closes the transceiver and completes `messages` and `errors`. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.transceiver.close();
-    this.#end();
+  #hear(event: Event): void {
+    const session = this.#session;
+    if (event.type === 'close') this.#giveUp('connection-lost', 'the connection closed');
+    else if (event.type === 'offline') this.#offline();
+    else if (event.type === 'online') {
+      // The new connection's first frame; everything else waits for `rtc:resumed`.
+      if (session) this.#transmit(resumeMessage(session.id, session.token, this.#received));
+      this.#resuming = true;
+    } else this.#frame(event.type, event instanceof CustomEvent ? event.detail : undefined);
   }
 
-  #hear(event: Event): void {
-    const detail = event instanceof CustomEvent ? event.detail : undefined;
-    if (event.type === 'close') this.#end();
-    else if (event.type === 'error') {
-      // The detail stays out of the message: a hostile toString must not throw out of the transport's listener.
-      this.#refuse(
-        detail instanceof SignallingError
-          ? detail
-          : new SignallingError('malformed-frame', 'the transceiver reported an error', { cause: detail }),
-      );
-    } else {
-      const result = parseServerEvent(event.type, detail);
-      if (result.ok) this.#deliver(result.message);
-      else this.#refuse(result.error);
+  /**
+   * One server frame or event, readable or not: every one counts (see the
+   * protocol's counting rule), but `rtc:joined`, `rtc:resumed` and whatever
+   * comes before `rtc:resumed` on a new connection (the server sends that first).
+   */
+  #frame(type: string, detail: unknown): void {
+    const result =
+      type !== 'error'
+        ? parseServerEvent(type, detail)
+        : {
+            ok: false as const,
+            // The detail stays out of the message: a hostile toString must not throw out of the transport's listener.
+            error:
+              detail instanceof SignallingError
+                ? detail
+                : new SignallingError('malformed-frame', 'the transceiver reported an error', { cause: detail }),
+          };
+    const message = result.ok ? result.message : undefined;
+    if (message?.type === 'rtc:resumed') {
+      if (this.#resuming) this.#resumed(message.data.received);
+    } else if (message?.type === 'rtc:joined') {
+      // Counting starts after it. No grant (resumption off, a version 1 server): a lost connection is the end.
+      const grant = message.data.resume;
+      this.#session = grant && { id: message.data.client_id, token: grant.token, windowMs: grant.window_ms };
+      this.#received = 0;
+      this.#outbox = [];
+      this.#base = 0;
+    } else if (this.#resuming && message?.type === 'rtc:error' && message.data.reason === RESUME_REFUSED) {
+      this.#giveUp('resume-refused', message.data.message);
+    } else if (this.#session && !this.#resuming) this.#received++; // before rtc:resumed nothing is a session frame
+    if (this.#closed) return;
+    if (result.ok) this.#deliver(result.message);
+    else this.#refuse(result.error);
+  }
+
+  /** The connection is lost: keep the session, queue sends, give up when the server's window has passed. */
+  #offline(): void {
+    const session = this.#session;
+    this.#resuming = false;
+    if (!session) {
+      this.#giveUp('connection-lost', 'the connection was lost, with no session to resume');
+      return;
     }
+    this.#expiry ??= setTimeout(
+      () => this.#giveUp('resume-expired', `not resumed within ${session.windowMs} ms`),
+      session.windowMs,
+    );
+    if (this.state === 'online') {
+      this.#logger?.log('info', 'signal', 'offline');
+      this.#become('offline');
+    }
+  }
+
+  /**
+   * The server has `received` of this session's frames: send the rest again, in
+   * order, before anything new (they were queued, or lost with the old connection).
+   */
+  #resumed(received: number): void {
+    const skip = received - this.#base;
+    if (skip < 0 || skip > this.#outbox.length) {
+      this.#giveUp('outbox-overflow', `frame ${received} is no longer held`);
+      return;
+    }
+    this.#outbox.splice(0, skip);
+    this.#logger?.log('info', 'signal', `resumed: ${this.#outbox.length} frames sent again`);
+    this.#base = received;
+    this.#resuming = false;
+    clearTimeout(this.#expiry);
+    this.#expiry = undefined;
+    for (const message of this.#outbox) this.#transmit(message);
+    this.#become('online');
+  }
+
+  #become(state: SignallingState): void {
+    this.#state = state;
+    this.#states.next(state);
+    this.dispatchEvent(new Event(state));
+  }
+
+  /** Ends the channel by itself, saying why. */
+  #giveUp(code: SignallingCloseReason['code'], message: string): void {
+    if (this.#closed) return;
+    this.#closeReason = { code, message };
+    this.#logger?.log('warn', 'signal', message, { code });
+    this.close();
   }
 
   #deliver(message: ServerMessage): void {
@@ -191,10 +350,12 @@ export class Signalling extends EventTarget {
   #end(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#expiry);
     this.#untap();
     this.#logger?.log('info', 'signal', 'signalling closed');
     this.#messages.complete();
     this.#errors.complete();
+    this.#states.complete();
   }
 }
 

@@ -13,6 +13,10 @@ export interface SocketIoLike {
   onAny?(listener: AnyListener): unknown;
   offAny?(listener: AnyListener): unknown;
   disconnect(): unknown;
+  /** The socket's Manager (`socket.io`), when present: whether it reconnects after a lost connection. */
+  readonly io?: { reconnection(): boolean };
+  /** What socket.io keeps to emit once it reconnects, when present: emptied on `offline` (see the class). */
+  sendBuffer?: unknown[];
 }
 
 const known: readonly string[] = [...SERVER_EVENTS, ...LEGACY_SERVER_EVENTS];
@@ -22,9 +26,16 @@ const known: readonly string[] = [...SERVER_EVENTS, ...LEGACY_SERVER_EVENTS];
  * `data` as its one argument. socket.io buffers what is emitted while it
  * connects. The protocol's server events are listened to by name; any other
  * event (seen through `onAny`, where the socket has it) is reported as an
- * unknown event. A `disconnect` closes the transceiver: the server has
- * forgotten this endpoint, so a reconnected socket would not be in the pool.
- * {@link send} after that throws.
+ * unknown event.
+ *
+ * socket.io reconnects by itself. A `disconnect` that it will not repair
+ * (`io client disconnect`, `io server disconnect`, or a Manager made with
+ * `reconnection: false`) closes the transceiver, and {@link send} throws after
+ * that. Any other (`transport close`, `ping timeout`, ...) is an `offline`
+ * event, and the next `connect` an `online` one: {@link Signalling} then
+ * resumes its session. Events that socket.io buffered to emit on reconnection
+ * are dropped on `offline`: Signalling sends again whatever the server
+ * missed, and would otherwise find them sent twice.
  *
  * @example
  * import { io } from 'socket.io-client';
@@ -41,7 +52,18 @@ export class SocketIoTransceiver extends Transceiver {
     super();
     this.#socket = socket;
     for (const type of known) this.#listen(type, (data) => this.receive(type, data));
-    this.#listen('disconnect', () => this.close());
+    let down = false;
+    this.#listen('disconnect', (reason) => {
+      if (reason === 'io client disconnect' || reason === 'io server disconnect' || socket.io?.reconnection() === false)
+        return this.close();
+      if (socket.sendBuffer) socket.sendBuffer.length = 0;
+      down = true;
+      this.dispatchEvent(new Event('offline'));
+    });
+    this.#listen('connect', () => {
+      if (down) this.dispatchEvent(new Event('online'));
+      down = false;
+    });
     socket.onAny?.(this.#unknown);
   }
 

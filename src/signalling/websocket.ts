@@ -10,18 +10,42 @@ export interface WebSocketLike {
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
   send(data: string): void;
-  close(): void;
+  close(code?: number): void;
+  /** A `close` listener reads the event's `code` when there is one (CloseEvent). */
   addEventListener(type: 'open' | 'close' | 'error', listener: () => void): void;
   addEventListener(type: 'message', listener: (event: { readonly data: unknown }) => void): void;
+}
+
+/** How a {@link WebSocketTransceiver} made from a factory or URL reconnects: exponential backoff with full jitter. */
+export interface ReconnectOptions {
+  /** Upper bound of the first delay, in ms (default 250). */
+  initialDelayMs?: number;
+  /** Growth of the bound per failed attempt (default 2). */
+  factor?: number;
+  /** Largest bound, in ms (default 5000). */
+  maxDelayMs?: number;
+  /**
+   * New sockets in a row that may fail before the transceiver gives up and
+   * closes (default: no limit, as socket.io; a Signalling gives up anyway when
+   * the server's resume window has passed).
+   */
+  maxAttempts?: number;
 }
 
 export interface WebSocketTransceiverOptions {
   /** Largest text frame accepted, in UTF-8 bytes (default 64 KiB); a larger one is an `error` event. */
   maxFrameBytes?: number;
+  /**
+   * With a socket factory or a URL: how to reconnect after a connection is
+   * lost, or `false` not to. Ignored for a single socket, which cannot be reopened.
+   */
+  reconnect?: ReconnectOptions | false;
 }
 
 const CONNECTING = 0;
 const OPEN = 1;
+/** Close codes that say the connection broke rather than that a side ended it: worth a new connection. */
+const BROKEN = [1006, 1011, 1012, 1013, 1014];
 
 const malformed = (message: string, cause?: unknown) =>
   new SignallingError('malformed-frame', message, cause === undefined ? undefined : { cause });
@@ -47,7 +71,8 @@ function decode(text: unknown, max: number): { type: string; data: unknown } | S
 /**
  * Signalling over a WebSocket in JSON text frames `{"type": ..., "data": {...}}`.
  *
- * - Sent while the socket is connecting: kept, and sent in order once it opens.
+ * - Sent while the socket is connecting (or reconnecting): kept, and sent in
+ *   order once it opens.
  * - Sent after the channel closed: {@link send} throws. A lost offer or
  *   candidate wedges a negotiation with no trace, so it is refused loudly;
  *   stop sending when `closed` turns true (`Signalling.messages` completes).
@@ -55,55 +80,133 @@ function decode(text: unknown, max: number): { type: string; data: unknown } | S
  *   object with a string `type`: an `error` event (detail: `SignallingError`),
  *   and the next frame is read as usual. Nothing is thrown from the socket's
  *   listeners.
- * - The socket closing or failing, from either side: a `close` event.
+ * - Given one socket: that socket closing or failing, from either side, is a
+ *   `close` event.
+ * - Given a factory `() => WebSocketLike` or a URL (opened with the global
+ *   `WebSocket`: browsers, Node 22+; in Node 20 pass `() => new WebSocket(url)`
+ *   from `ws`): a connection that breaks
+ *   (close code 1006, 1011-1014, or a socket error) is an `offline` event,
+ *   then new sockets are made with backoff ({@link ReconnectOptions}); the
+ *   first that opens is an `online` event. A socket that fails before it ever
+ *   opened is retried silently. Only {@link close}, a deliberate close by the
+ *   server (1000, 1001, 4xxx, ...) or `maxAttempts` failures in a row
+ *   dispatch `close`. {@link Signalling} resumes its session on `online`.
  *
  * @example
- * const signalling = new Signalling(new WebSocketTransceiver(new WebSocket('wss://example.org/rtc')));
+ * const signalling = new Signalling(new WebSocketTransceiver(() => new WebSocket('wss://example.org/rtc')));
  * signalling.send(joinMessage('lobby')); // buffered until the socket opens
  */
 export class WebSocketTransceiver extends Transceiver {
-  readonly #socket: WebSocketLike;
+  readonly #connect: (() => WebSocketLike) | undefined;
   readonly #maxFrameBytes: number;
-  /** Frames waiting for the socket to open; undefined once they have gone. */
+  readonly #backoff: Required<ReconnectOptions>;
+  #socket: WebSocketLike | undefined;
+  /** Frames waiting for a socket to open; undefined while one is open. */
   #queue: string[] | undefined;
+  /** `offline` was dispatched and `online` was not yet. */
+  #down = false;
+  /** Failed attempts in a row. */
+  #attempts = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(socket: WebSocketLike, options: WebSocketTransceiverOptions = {}) {
+  constructor(socket: WebSocketLike | (() => WebSocketLike) | string, options: WebSocketTransceiverOptions = {}) {
     super();
-    this.#socket = socket;
     this.#maxFrameBytes = options.maxFrameBytes ?? PROTOCOL_LIMITS.maxFrameBytes;
-    if (socket.readyState === CONNECTING) this.#queue = [];
-    else if (socket.readyState !== OPEN) super.close();
-    const end = () => super.close();
-    socket.addEventListener('open', () => this.#flush());
-    socket.addEventListener('message', ({ data }) => this.#read(data));
-    // `ws` crashes the process on an 'error' nobody listens to; a failed socket is a closed one.
-    socket.addEventListener('error', end);
-    socket.addEventListener('close', end);
+    this.#backoff = {
+      initialDelayMs: 250,
+      factor: 2,
+      maxDelayMs: 5000,
+      maxAttempts: Number.POSITIVE_INFINITY,
+      ...options.reconnect,
+    };
+    const connect = typeof socket === 'string' ? () => new WebSocket(socket) : socket;
+    if (typeof connect !== 'function') this.#open(connect);
+    else {
+      if (options.reconnect !== false) this.#connect = connect;
+      this.#open(connect());
+    }
   }
 
-  /** Sends `{ type, data }` as one JSON text frame, or queues it while the socket connects. */
+  /**
+   * Sends `{ type, data }` as one JSON text frame, or queues it while a socket
+   * connects. With a factory, a frame sent into a socket that is already
+   * closing is lost like one in flight when a connection breaks (Signalling's
+   * resume sends it again); with one socket, that throws.
+   */
   override send(type: string, data: unknown): void {
-    if (this.closed || this.#socket.readyState > OPEN)
+    const socket = this.#socket;
+    if (this.closed || (!this.#connect && !this.#queue && (socket?.readyState ?? 3) > OPEN))
       throw new Error(`WebSocketTransceiver: closed, ${type} not sent`);
     const frame = JSON.stringify({ type, data });
     // Queued until our 'open' listener flushes, even if the socket is already open (another
     // 'open' listener may send before ours runs): so nothing overtakes what was queued.
     if (this.#queue) this.#queue.push(frame);
-    else this.#socket.send(frame);
+    else if (socket?.readyState === OPEN) socket.send(frame);
   }
 
-  /** Closes the socket; queued frames are dropped. Idempotent. */
+  /**
+   * Closes the socket with code 1000 (a clean leave: the server does not keep
+   * the session) and stops reconnecting; queued frames are dropped. Idempotent.
+   */
   override close(): void {
     if (this.closed) return;
+    clearTimeout(this.#timer);
     this.#queue = undefined;
-    this.#socket.close();
+    this.#socket?.close(1000);
     super.close();
   }
 
-  #flush(): void {
-    const queue = this.#queue;
-    this.#queue = undefined;
-    for (const frame of queue ?? []) this.#socket.send(frame);
+  #open(socket: WebSocketLike): void {
+    this.#socket = socket;
+    if (socket.readyState === CONNECTING) this.#queue ??= [];
+    else if (socket.readyState !== OPEN) {
+      this.#lost(1006);
+      return;
+    }
+    // Late events of a socket that was replaced (or of a closed transceiver) are dropped.
+    const current = () => this.#socket === socket && !this.closed;
+    socket.addEventListener('open', () => {
+      if (!current()) return;
+      const queue = this.#queue ?? [];
+      this.#queue = undefined;
+      this.#attempts = 0;
+      for (const frame of queue) socket.send(frame);
+      if (this.#down) {
+        this.#down = false;
+        this.dispatchEvent(new Event('online'));
+      }
+    });
+    socket.addEventListener('message', ({ data }) => {
+      if (current()) this.#read(data);
+    });
+    // `ws` crashes the process on an 'error' nobody listens to; a failed socket is a closed one.
+    socket.addEventListener('error', () => current() && this.#lost(1006));
+    socket.addEventListener('close', (event?: { code?: number }) => current() && this.#lost(event?.code));
+  }
+
+  /** The socket is gone: make another after a while, or close for good. */
+  #lost(code = 1006): void {
+    const { initialDelayMs, factor, maxDelayMs, maxAttempts } = this.#backoff;
+    const connect = this.#connect;
+    if (!connect || !BROKEN.includes(code) || this.#attempts >= maxAttempts) {
+      super.close();
+      return;
+    }
+    // Forget it: its 'close' after an 'error', or a late 'open', must not count twice.
+    this.#socket = undefined;
+    // A socket that never opened is retried without a word: nothing was lost yet.
+    if (!this.#queue) {
+      this.#queue = [];
+      this.#down = true;
+      this.dispatchEvent(new Event('offline'));
+      if (this.closed) return; // an `offline` listener gave up
+    }
+    // Full jitter: a random delay up to the bound, so that clients cut together do not all come back together.
+    const delay = Math.random() * Math.min(maxDelayMs, initialDelayMs * factor ** this.#attempts++);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#open(connect());
+    }, delay);
   }
 
   #read(data: unknown): void {

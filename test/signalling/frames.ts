@@ -134,5 +134,8 @@ export const SIGNALLING_EVENTS = [
   'stop',
   'describe',
   'servererror',
+  'resumed',
   'error',
+  'offline',
+  'online',
 ] as const;

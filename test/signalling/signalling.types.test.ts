@@ -10,11 +10,16 @@ import type { WebSocket as NodeWebSocket } from 'ws';
 import type { Logger } from '../../src/logger.js';
 import { type JoinedData, joinMessage, type ServerMessage, type SignallingError } from '../../src/protocol/index.js';
 import {
+  type ReconnectOptions,
   Signalling,
+  type SignallingCloseReason,
+  type SignallingOptions,
+  type SignallingState,
   type SocketIoLike,
   signalling,
   Transceiver,
   type WebSocketLike,
+  type WebSocketTransceiverOptions,
 } from '../../src/signalling/index.js';
 
 describe('signalling types', () => {
@@ -27,11 +32,19 @@ describe('signalling types', () => {
 
   test('the shortcuts build Signallings from the right sockets', () => {
     expectTypeOf(Signalling.websocket).constructorParameters.toEqualTypeOf<
-      [socket: WebSocketLike, options?: { maxFrameBytes?: number } & { logger?: Logger }]
+      [
+        socket: WebSocketLike | (() => WebSocketLike) | string,
+        options?: WebSocketTransceiverOptions & SignallingOptions,
+      ]
     >();
     expectTypeOf(Signalling.socket.io).constructorParameters.toEqualTypeOf<
-      [socket: SocketIoLike, options?: { logger?: Logger }]
+      [socket: SocketIoLike, options?: SignallingOptions]
     >();
+    expectTypeOf<SignallingOptions>().toEqualTypeOf<{ logger?: Logger; maxOutbox?: number }>();
+    expectTypeOf<WebSocketTransceiverOptions>().toEqualTypeOf<{
+      maxFrameBytes?: number;
+      reconnect?: ReconnectOptions | false;
+    }>();
     expectTypeOf(signalling).toEqualTypeOf<typeof Signalling>();
     const misuse = (ws: NodeWebSocket, socket: Socket) => {
       expectTypeOf(new Signalling.websocket(ws)).toExtend<Signalling>();
@@ -53,6 +66,13 @@ describe('signalling types', () => {
       channel.addEventListener('offer', (event) => expectTypeOf(event.detail.description.sdp).toBeString());
       channel.addEventListener('error', (event) => expectTypeOf(event.detail).toEqualTypeOf<SignallingError>());
       channel.addEventListener('something-else', (event) => expectTypeOf(event).toEqualTypeOf<Event>());
+      channel.addEventListener('offline', (event) => expectTypeOf(event).toEqualTypeOf<Event>());
+      expectTypeOf(channel.state$).toEqualTypeOf<Observable<SignallingState>>();
+      expectTypeOf(channel.state).toEqualTypeOf<'online' | 'offline'>();
+      expectTypeOf(channel.closeReason).toEqualTypeOf<SignallingCloseReason | undefined>();
+      expectTypeOf<SignallingCloseReason['code']>().toEqualTypeOf<
+        'connection-lost' | 'resume-refused' | 'resume-expired' | 'outbox-overflow'
+      >();
     };
     expectTypeOf(use).toBeFunction();
   });

@@ -130,3 +130,105 @@ describe('SocketIoTransceiver over a real socket.io connection', () => {
     expect(() => transceiver.send('rtc:join', { pool: 'lobby' })).toThrow(/closed/);
   });
 });
+
+describe('SocketIoTransceiver when socket.io reconnects by itself', () => {
+  /** A socket that reconnects quickly, as socket.io does by default but sooner. */
+  const reconnecting = () =>
+    io(url, { transports: ['websocket'], forceNew: true, reconnectionDelay: 20, reconnectionDelayMax: 50 });
+  const grant = { token: 'secret', window_ms: 10_000 };
+
+  test('a lost transport is offline, the next connect online; Signalling resumes first, then re-sends, once', async () => {
+    const client = reconnecting();
+    const first = accept();
+    const signalling = new Signalling.socket.io(client);
+    const recording = record(signalling);
+    signalling.send(joinMessage('lobby'));
+    const one = await first;
+    await until(() => one.received.length === 1, 'rtc:join');
+    one.socket.emit('rtc:joined', { client_id: 'me', peers: [], descriptions: {}, pool: 'lobby', resume: grant });
+    one.socket.emit('rtc:peer', { id: 'ada' });
+    await until(() => recording.messages.length === 2, 'joined and peer');
+    signalling.send(sdpMessage('ada', { type: 'offer', sdp: 'v=1\r\n' }));
+    await until(() => one.received.length === 2, 'the first offer');
+
+    const second = accept();
+    one.socket.conn.close(); // the transport drops: socket.io will reconnect
+    await until(() => signalling.state === 'offline', 'offline');
+    expect(signalling.transceiver.closed).toBe(false);
+    const queued = sdpMessage('ada', { type: 'offer', sdp: 'v=2\r\n' });
+    signalling.send(queued);
+    const two = await second;
+    await until(() => two.received.length === 1, 'rtc:resume');
+    expect(two.received).toEqual([{ type: 'rtc:resume', data: { id: 'me', token: 'secret', received: 1 } }]);
+    expect(signalling.state).toBe('offline'); // until the server answers
+    two.socket.emit('rtc:resumed', { client_id: 'me', received: 1 });
+    await until(() => two.received.length === 2 && signalling.state === 'online', 'the queued offer');
+    // A buffered copy would come before anything sent later: send something later and look.
+    const later = candidateMessage('ada', null);
+    signalling.send(later);
+    await until(() => two.received.length === 3, 'a later message');
+    expect(two.received.slice(1)).toEqual([queued, later]);
+    expect(recording.events.map(([name]) => name).filter((name) => name === 'offline' || name === 'online')).toEqual([
+      'offline',
+      'online',
+    ]);
+    const gone = once(two.socket, 'disconnect');
+    signalling.close();
+    expect((await gone)[0]).toBe('client namespace disconnect');
+  });
+
+  test('what socket.io buffered to emit on reconnection is dropped on offline (Signalling re-sends it)', () => {
+    const listeners = new Map<string, (data: unknown) => void>();
+    const socket = {
+      sendBuffer: [{ type: 2, data: ['rtc:sdp', {}] }] as unknown[],
+      emit: () => undefined,
+      on: (type: string, listener: (data: unknown) => void) => listeners.set(type, listener),
+      off: () => undefined,
+      disconnect: () => undefined,
+      io: { reconnection: () => true },
+    };
+    const transceiver = new SocketIoTransceiver(socket);
+    const seen: string[] = [];
+    transceiver.onAny((event) => seen.push(event.type));
+    listeners.get('disconnect')?.('ping timeout');
+    expect(socket.sendBuffer).toEqual([]);
+    listeners.get('connect')?.(undefined);
+    expect(seen).toEqual(['offline', 'online']);
+    socket.io.reconnection = () => false;
+    listeners.get('disconnect')?.('transport close');
+    expect(seen).toEqual(['offline', 'online', 'close']);
+  });
+
+  test.each(['io server disconnect', 'io client disconnect'])('%s closes for good', (reason) => {
+    const listeners = new Map<string, (data: unknown) => void>();
+    const transceiver = new SocketIoTransceiver({
+      emit: () => undefined,
+      on: (type: string, listener: (data: unknown) => void) => listeners.set(type, listener),
+      off: () => undefined,
+      disconnect: () => undefined,
+      io: { reconnection: () => true },
+    });
+    listeners.get('disconnect')?.(reason);
+    expect(transceiver.closed).toBe(true);
+  });
+
+  test('the server refusing the resume ends the channel and disconnects (no more reconnecting)', async () => {
+    const client = reconnecting();
+    const first = accept();
+    const signalling = new Signalling.socket.io(client);
+    signalling.send(joinMessage('lobby'));
+    const one = await first;
+    await until(() => one.received.length === 1, 'rtc:join');
+    one.socket.emit('rtc:joined', { client_id: 'me', peers: [], descriptions: {}, pool: 'lobby', resume: grant });
+    await until(() => client.connected, 'connected');
+    const second = accept();
+    one.socket.conn.close();
+    const two = await second;
+    await until(() => two.received.length === 1, 'rtc:resume');
+    two.socket.emit('rtc:error', { message: 'unknown session', reason: 'resume-refused' });
+    await until(() => signalling.closed, 'the channel to end');
+    expect(signalling.closeReason?.code).toBe('resume-refused');
+    await until(() => !client.connected, 'the socket disconnected');
+    expect(client.active).toBe(false);
+  });
+});

@@ -1,0 +1,236 @@
+/**
+ * The signalling channel survives a blip, end to end in Node: real `Pool`s on
+ * @roamhq/wrtc, signalling through the real server over `Signalling.websocket`
+ * from a socket factory, with a TCP proxy (test/support/tcp-proxy.ts) between
+ * them that cuts every connection (the server sees 1006: a lost connection,
+ * not a leave) and refuses new ones for a while. The media path (UDP on
+ * loopback) is not cut: the peer connections must not notice.
+ */
+import wrtc from '@roamhq/wrtc';
+import { afterEach, expect, test } from 'vitest';
+import { WebSocket } from 'ws';
+import type { MediaPeerConnection } from '../../src/managed-connection.js';
+import { Pool, PoolError, type PoolEventData } from '../../src/pool.js';
+import { Signalling } from '../../src/signalling/index.js';
+import { type ChannelLike, collectMessages } from '../support/real-stacks.js';
+import { serverHarness } from '../support/server-client.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+import { until } from '../support/wait.js';
+
+const harness = serverHarness();
+
+type PeerConnectionClass = new (configuration?: object) => MediaPeerConnection;
+
+interface Member {
+  name: string;
+  pool: Pool;
+  signalling: Signalling;
+  /** Every connection the pool made, in order. */
+  pcs: MediaPeerConnection[];
+  /** Channels the peers opened, by `label` (labels are unique in these tests). */
+  incoming: Map<string, { from: string; channel: ChannelLike }>;
+  events: PoolEventData[];
+  /** Ids of the peers whose tracks arrived (`track` events). */
+  tracksFrom: string[];
+}
+
+const cleanup: Array<() => void | Promise<void>> = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+/** A Pool on wrtc whose signalling is a WebSocket to `url`, made again after each lost connection. */
+function member(name: string, url: string): Member {
+  const pcs: MediaPeerConnection[] = [];
+  const Base = wrtc.RTCPeerConnection as unknown as PeerConnectionClass;
+  const signalling = new Signalling.websocket(() => new WebSocket(url));
+  const pool = new Pool({ iceServers: [] }, signalling, {
+    RTCPeerConnection: class extends Base {
+      constructor(configuration?: object) {
+        super(configuration);
+        pcs.push(this);
+      }
+    },
+  });
+  cleanup.push(() => pool.close());
+  const created: Member = { name, pool, signalling, pcs, incoming: new Map(), events: [], tracksFrom: [] };
+  pool.events.ontrack = ({ detail }) => created.tracksFrom.push(detail.connection.id);
+  pool.events$.subscribe((event) => created.events.push(event));
+  pool.events.ondatachannel = ({ detail }) =>
+    created.incoming.set(detail.channel.label, {
+      from: detail.connection.id,
+      channel: detail.channel as unknown as ChannelLike,
+    });
+  return created;
+}
+
+const ofType = <T extends PoolEventData['type']>(one: Member, type: T) =>
+  one.events.filter((event): event is Extract<PoolEventData, { type: T }> => event.type === type);
+const connected = (pc: MediaPeerConnection) => pc.connectionState === 'connected';
+
+/** Joins everyone to `pool` and waits until each has a connected connection to every other. */
+async function mesh(members: Member[], pool: string): Promise<string[]> {
+  const ids = await Promise.all(members.map((one) => one.pool.join(pool)));
+  const others = members.length - 1;
+  await until(
+    () => members.every(({ pcs }) => pcs.length === others && pcs.every(connected)),
+    'every peer connection connected',
+  );
+  return ids;
+}
+
+/** A channel from `from` to `to` (by id), open at both ends, with what each end receives. */
+async function openChannel(from: Member, to: Member, toId: string, label: string) {
+  const near = (await from.pool.getConnection(toId)?.dataChannel(label)) as unknown as ChannelLike;
+  await until(() => to.incoming.get(label)?.channel.readyState === 'open', `channel ${label} open at ${to.name}`);
+  const far = to.incoming.get(label)?.channel as ChannelLike;
+  return { label, near, far, atFar: collectMessages(far), atNear: collectMessages(near) };
+}
+
+type Link = Awaited<ReturnType<typeof openChannel>>;
+
+/** Sends `phase` both ways on every link and waits for all of it. */
+async function exchange(links: Link[], phase: string): Promise<void> {
+  for (const link of links) {
+    link.near.send(`${link.label} there ${phase}`);
+    link.far.send(`${link.label} back ${phase}`);
+  }
+  await until(
+    () =>
+      links.every(
+        (link) =>
+          link.atFar.includes(`${link.label} there ${phase}`) && link.atNear.includes(`${link.label} back ${phase}`),
+      ),
+    `every ${phase} message at the other end`,
+  );
+}
+
+test('a 5 s signalling outage in a 4-peer pool loses no peer connection and no message', async () => {
+  const server = await harness.start(); // resume window: the default 15 s
+  const proxy = await TcpProxy.start(server.port);
+  cleanup.push(() => proxy.close());
+  const members = ['ada', 'bob', 'cid', 'dan'].map((name) => member(name, `ws://127.0.0.1:${proxy.port}/ws`));
+  const [ada, bob, cid, dan] = members as [Member, Member, Member, Member];
+  const ids = await mesh(members, 'mesh');
+  const idOf = (one: Member) => ids[members.indexOf(one)] as string;
+  const links: Link[] = [];
+  for (const [i, from] of members.entries()) {
+    for (const to of members.slice(i + 1)) links.push(await openChannel(from, to, idOf(to), `${from.name}-${to.name}`));
+  }
+  expect(links).toHaveLength(6);
+  await exchange(links, 'before');
+  const pcsBefore = members.map(({ pcs }) => [...pcs]);
+  const adaToBob = ada.pcs[ada.pool.connections.findIndex(({ id }) => id === idOf(bob))] as MediaPeerConnection;
+  await until(() => adaToBob.signalingState === 'stable', 'ada → bob stable');
+
+  const cutAt = Date.now();
+  proxy.cut();
+  await until(() => members.every(({ signalling }) => signalling.state === 'offline'), 'every signalling offline');
+  expect(members.map((one) => ofType(one, 'reconnecting').length)).toEqual([1, 1, 1, 1]);
+
+  // During the outage: the peer connections carry data as before...
+  await exchange(links, 'during');
+  // ... and open a new channel (in band: SCTP is up, no signalling needed) ...
+  const late = await openChannel(ada, dan, idOf(dan), 'opened-during-the-outage');
+  // ... while ada adds a track toward bob: that needs an offer, which waits in ada's outbox ...
+  const source = new wrtc.nonstandard.RTCAudioSource();
+  const track = source.createTrack();
+  cleanup.push(() => track.stop());
+  ada.pool.getConnection(idOf(bob))?.addTrack(track);
+  await until(() => adaToBob.signalingState === 'have-local-offer', 'ada to make its offer');
+  // ... and the server describes cid: held by the server for ada, bob and dan.
+  expect(server.describe(idOf(cid), { seat: 3 })).toBe(true);
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, cutAt + 5000 - Date.now())));
+  expect(proxy.down).toBe(true);
+  expect(proxy.refused).toBeGreaterThan(0); // they did try, and were turned away
+  expect(members.every((one) => ofType(one, 'describe').length === 0)).toBe(true);
+  expect(bob.tracksFrom).toEqual([]);
+  expect(adaToBob.signalingState).toBe('have-local-offer');
+
+  proxy.restore();
+  await until(() => members.every(({ signalling }) => signalling.state === 'online'), 'every session resumed');
+  const resumedAt = Date.now();
+  expect(members.map((one) => ofType(one, 'reconnected').length)).toEqual([1, 1, 1, 1]);
+  await until(() => bob.tracksFrom.length === 1, "ada's track at bob");
+  expect(bob.tracksFrom).toEqual([idOf(ada)]);
+  await until(() => adaToBob.signalingState === 'stable', "ada's offer answered");
+  for (const other of [ada, bob, dan]) {
+    await until(() => ofType(other, 'describe').length === 1, `the description at ${other.name}`);
+    expect(ofType(other, 'describe')[0]).toMatchObject({ id: idOf(cid), description: { seat: 3 } });
+    expect(other.pool.getDescription(idOf(cid))).toEqual({ seat: 3 });
+  }
+  expect(ofType(cid, 'describe')).toEqual([]);
+  await exchange([...links, late], 'after');
+
+  // Same ids, same connections, all 12 connected, every message once and in order, nothing refused.
+  expect(members.map(({ pool }) => pool.id)).toEqual(ids);
+  expect(members.map(({ pcs }) => pcs)).toEqual(pcsBefore);
+  expect(members.every(({ pcs }) => pcs.length === 3 && pcs.every(connected))).toBe(true);
+  for (const link of links) {
+    expect(link.atFar).toEqual(['before', 'during', 'after'].map((phase) => `${link.label} there ${phase}`));
+    expect(link.atNear).toEqual(['before', 'during', 'after'].map((phase) => `${link.label} back ${phase}`));
+  }
+  for (const one of members) {
+    expect(ofType(one, 'close')).toEqual([]);
+    expect(ofType(one, 'error')).toEqual([]);
+  }
+  expect(server.stats()).toMatchObject({ endpoints: 4, detached: 0, joins: 4, leaves: 0, resumes: 4 });
+  console.log(
+    `outage: cut for ${resumedAt - cutAt} ms until every session resumed; ` +
+      `${proxy.refused} connection attempts refused meanwhile, ${proxy.accepted} accepted in all`,
+  );
+}, 60_000);
+
+test('an outage longer than the resume window is a clean leave on every side', async () => {
+  const server = await harness.start({ resumeWindowMs: 1500 });
+  const proxy = await TcpProxy.start(server.port);
+  cleanup.push(() => proxy.close());
+  // Only ada's signalling goes through the proxy: only ada is cut off.
+  const ada = member('ada', `ws://127.0.0.1:${proxy.port}/ws`);
+  const others = ['bob', 'cid', 'dan'].map((name) => member(name, `ws://127.0.0.1:${server.port}/ws`));
+  const members = [ada, ...others];
+  const ids = await mesh(members, 'mesh');
+  const adaId = ids[0] as string;
+
+  const cutAt = Date.now();
+  proxy.cut();
+  await until(() => ofType(ada, 'close').length === 1, "ada's pool to end");
+  const endedAt = Date.now();
+  // ada: told why, then closed; every connection closed; its signalling gave up and stopped trying.
+  expect(ada.events.slice(-2).map(({ type }) => type)).toEqual(['error', 'close']);
+  const [error] = ofType(ada, 'error');
+  expect(error?.error).toBeInstanceOf(PoolError);
+  expect(error?.error).toMatchObject({ code: 'signalling-lost', message: expect.stringMatching(/^resume-expired: /) });
+  expect(ofType(ada, 'close')).toEqual([{ type: 'close', connection: null }]);
+  expect(ada.signalling.closeReason?.code).toBe('resume-expired');
+  expect(ada.signalling.transceiver.closed).toBe(true);
+  expect(ada.pool.nconnections).toBe(0);
+  expect(ada.pcs.every((pc) => pc.signalingState === 'closed')).toBe(true);
+
+  // Everyone else: ada left (the server said so once the window passed); they stay meshed.
+  for (const other of others) {
+    await until(() => ofType(other, 'close').length === 1, `${other.name} to see ada leave`);
+    expect(ofType(other, 'close')[0]?.connection?.id).toBe(adaId);
+    expect(other.pool.connections.map(({ id }) => id).sort()).toEqual(
+      ids
+        .slice(1)
+        .filter((id) => id !== other.pool.id)
+        .sort(),
+    );
+    expect(ofType(other, 'error')).toEqual([]);
+    expect(ofType(other, 'reconnecting')).toEqual([]);
+  }
+  expect((await server.pool('mesh'))?.map(({ id }) => id).sort()).toEqual(ids.slice(1).sort());
+  expect(server.stats()).toMatchObject({ endpoints: 3, detached: 0, leaves: 1, resumes: 0 });
+  const [bob, cid] = others as [Member, Member];
+  const link = await openChannel(bob, cid, ids[2] as string, 'still-meshed');
+  await exchange([link], 'after');
+  expect(others.every(({ pcs }) => pcs.filter(connected).length === 2)).toBe(true);
+
+  // ada does not come back: nothing more reaches the proxy once it is restored.
+  const attempts = proxy.accepted + proxy.refused;
+  proxy.restore();
+  expect(ada.pool.actor.getSnapshot().status).toBe('done');
+  expect(proxy.accepted + proxy.refused).toBe(attempts);
+  console.log(`outage past the window: ada's pool ended ${endedAt - cutAt} ms after the cut (window 1500 ms)`);
+}, 60_000);
