@@ -36,7 +36,7 @@ const DEFAULT_POOL = 'lobby';
  * @typedef {object} Session
  * @property {import('./lib.js').PoolInstance} pool
  * @property {import('./lib.js').SignallingInstance} signalling
- * @property {WebSocket} socket
+ * @property {WebSocket | null} socket the current one (a new one after each reconnect)
  * @property {string} name the display name sent in `?name=`
  * @property {string} requestedPool
  * @property {string} selfId '' until joined
@@ -167,8 +167,13 @@ function openSession(poolName, name) {
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   // The server describes this endpoint to the others as { name } (clients cannot describe themselves).
   url.searchParams.set('name', name);
-  const socket = new WebSocket(url);
-  const signalling = new Signalling.websocket(socket);
+  // A factory, so that a lost connection is made again (with backoff) and the session resumed on it.
+  /** @type {WebSocket | null} */
+  let socket = null;
+  const signalling = new Signalling.websocket(() => {
+    socket = new WebSocket(url);
+    return socket;
+  });
   /** @type {Session['serverErrors']} */
   const serverErrors = [];
   // The pool reports an `rtc:error` as a PoolError('server-error') whose message folds in the reason.
@@ -191,7 +196,9 @@ function openSession(poolName, name) {
   const current = {
     pool,
     signalling,
-    socket,
+    get socket() {
+      return socket;
+    },
     name,
     requestedPool: poolName,
     selfId: '',
@@ -203,16 +210,6 @@ function openSession(poolName, name) {
   };
   made = current;
   listen(current);
-  socket.addEventListener('close', (event) => {
-    if (session !== current || current.ended) return;
-    // The server went away: the pool cannot hear of joins and leaves any more, so it ends here.
-    notices.error({
-      code: 'signalling-closed',
-      message: `the signalling connection closed (code ${event.code}${event.reason ? `: ${event.reason}` : ''})`,
-    });
-    current.farewell = 'Lost the signalling server: the pool is closed. Join again when it is back.';
-    pool.close();
-  });
   return current;
 }
 
@@ -269,6 +266,11 @@ function listen(current) {
     else end(current, 'closed', current.farewell ?? 'You left the pool.');
   });
   on('stop', () => end(current, 'stopped', 'The server stopped the pool: every connection is closed.'));
+  on('reconnecting', () => setStatus('joined', 'Lost the signalling server: reconnecting… (peers stay connected)'));
+  on('reconnected', () => {
+    updateCount();
+    chat.notice('Back in touch with the signalling server: nothing was lost.');
+  });
   on('track', ({ connection, track, streams }) => media.addTrack(connection, track, streams));
   on('datachannel', ({ connection, channel }) => chat.accept(connection, channel));
   on('error', ({ error }) => report(current, error));
@@ -316,6 +318,10 @@ function end(current, status, detail) {
  * @param {import('./lib.js').PoolError | import('./lib.js').SignallingError} error
  */
 function report(current, error) {
+  if (error.code === 'signalling-lost') {
+    // The pool ends itself next (its `close` follows): say why on the way out.
+    current.farewell = 'Lost the signalling server for longer than it keeps a session: the pool is closed. Join again.';
+  }
   if (error.code !== 'server-error') {
     notices.error({ code: error.code, message: error.message });
     return;
