@@ -4,31 +4,19 @@
  * They mesh, carry data on every pair, hear the server's descriptions and
  * stop when the server stops their pool.
  */
-import wrtc from '@roamhq/wrtc';
 import { afterEach, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
-import type { MediaPeerConnection } from '../../src/managed-connection.js';
-import { Pool, type PoolEventData } from '../../src/pool.js';
+import type { Pool } from '../../src/pool.js';
 import { Signalling } from '../../src/signalling/index.js';
 import type { ChannelLike } from '../support/real-stacks.js';
 import { collectMessages } from '../support/real-stacks.js';
 import { serverHarness } from '../support/server-client.js';
 import { until } from '../support/wait.js';
+import { type WrtcMember, wrtcMember } from '../support/wrtc-member.js';
 
 const harness = serverHarness();
 
-type PeerConnectionClass = new (configuration?: object) => MediaPeerConnection;
-
-interface Member {
-  name: string;
-  pool: Pool;
-  signalling: Signalling;
-  /** Every connection the pool made (the pool does not expose them). */
-  pcs: MediaPeerConnection[];
-  /** Channels the peers opened, as `datachannel` events brought them. */
-  incoming: Array<{ from: string; channel: ChannelLike }>;
-  events: PoolEventData[];
-}
+type Member = WrtcMember;
 
 const pools: Pool[] = [];
 afterEach(() => {
@@ -37,22 +25,8 @@ afterEach(() => {
 
 /** A Pool on wrtc whose signalling is a WebSocket to the server at `url`. */
 function member(name: string, url: string): Member {
-  const pcs: MediaPeerConnection[] = [];
-  const Base = wrtc.RTCPeerConnection as unknown as PeerConnectionClass;
-  const signalling = new Signalling.websocket(new WebSocket(`${url.replace(/^http/, 'ws')}/ws`));
-  const pool = new Pool({ iceServers: [] }, signalling, {
-    RTCPeerConnection: class extends Base {
-      constructor(configuration?: object) {
-        super(configuration);
-        pcs.push(this);
-      }
-    },
-  });
-  pools.push(pool);
-  const created: Member = { name, pool, signalling, pcs, incoming: [], events: [] };
-  pool.events$.subscribe((event) => created.events.push(event));
-  pool.events.ondatachannel = ({ detail }) =>
-    created.incoming.push({ from: detail.connection.id, channel: detail.channel as unknown as ChannelLike });
+  const created = wrtcMember(name, new Signalling.websocket(new WebSocket(`${url.replace(/^http/, 'ws')}/ws`)));
+  pools.push(created.pool);
   return created;
 }
 

@@ -8,15 +8,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import wrtc from '@roamhq/wrtc';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
-import type { MediaPeerConnection } from '../../../src/managed-connection.js';
-import { Pool, type PoolEventData } from '../../../src/pool.js';
+import type { Pool } from '../../../src/pool.js';
 import { Signalling } from '../../../src/signalling/index.js';
 import { type ChannelLike, collectMessages } from '../../support/real-stacks.js';
 import { type RedisProcess, startRedis } from '../../support/redis.js';
 import { until } from '../../support/wait.js';
+import { type WrtcMember, wrtcMember } from '../../support/wrtc-member.js';
 
 const SCRIPT = fileURLToPath(new URL('./server-process.ts', import.meta.url));
 /** The defaults of createRedisBackplane, which `redis: url` uses. */
@@ -67,15 +66,7 @@ async function kill({ child }: ServerProcess, signal: NodeJS.Signals = 'SIGKILL'
   await exited;
 }
 
-type PeerConnectionClass = new (configuration?: object) => MediaPeerConnection;
-
-interface Member {
-  name: string;
-  pool: Pool;
-  pcs: MediaPeerConnection[];
-  incoming: Array<{ from: string; channel: ChannelLike }>;
-  events: PoolEventData[];
-}
+type Member = WrtcMember;
 
 const pools: Pool[] = [];
 afterEach(() => {
@@ -83,22 +74,8 @@ afterEach(() => {
 });
 
 function member(name: string, url: string): Member {
-  const pcs: MediaPeerConnection[] = [];
-  const Base = wrtc.RTCPeerConnection as unknown as PeerConnectionClass;
-  const signalling = new Signalling.websocket(new WebSocket(`${url.replace(/^http/, 'ws')}/ws`));
-  const pool = new Pool({ iceServers: [] }, signalling, {
-    RTCPeerConnection: class extends Base {
-      constructor(configuration?: object) {
-        super(configuration);
-        pcs.push(this);
-      }
-    },
-  });
-  pools.push(pool);
-  const created: Member = { name, pool, pcs, incoming: [], events: [] };
-  pool.events$.subscribe((event) => created.events.push(event));
-  pool.events.ondatachannel = ({ detail }) =>
-    created.incoming.push({ from: detail.connection.id, channel: detail.channel as unknown as ChannelLike });
+  const created = wrtcMember(name, new Signalling.websocket(new WebSocket(`${url.replace(/^http/, 'ws')}/ws`)));
+  pools.push(created.pool);
   return created;
 }
 

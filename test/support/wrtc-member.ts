@@ -1,0 +1,42 @@
+import wrtc from '@roamhq/wrtc';
+import type { MediaPeerConnection } from '../../src/managed-connection.js';
+import { Pool, type PoolEventData } from '../../src/pool.js';
+import type { Signalling } from '../../src/signalling/index.js';
+import type { ChannelLike } from './real-stacks.js';
+
+type PeerConnectionClass = new (configuration?: object) => MediaPeerConnection;
+
+/** A real `Pool` on @roamhq/wrtc, with what a test wants to look at afterwards. */
+export interface WrtcMember {
+  name: string;
+  pool: Pool;
+  signalling: Signalling;
+  /** Every connection the pool made, in order (the pool does not expose them). */
+  pcs: MediaPeerConnection[];
+  /** Channels the peers opened, as `datachannel` events brought them. */
+  incoming: Array<{ from: string; channel: ChannelLike }>;
+  /** Every pool event, in order. */
+  events: PoolEventData[];
+}
+
+/**
+ * A Pool on wrtc over `signalling` (to a real server, usually), recording its
+ * connections, incoming channels and events. The caller closes `pool`.
+ */
+export function wrtcMember(name: string, signalling: Signalling): WrtcMember {
+  const pcs: MediaPeerConnection[] = [];
+  const Base = wrtc.RTCPeerConnection as unknown as PeerConnectionClass;
+  const pool = new Pool({ iceServers: [] }, signalling, {
+    RTCPeerConnection: class extends Base {
+      constructor(configuration?: object) {
+        super(configuration);
+        pcs.push(this);
+      }
+    },
+  });
+  const member: WrtcMember = { name, pool, signalling, pcs, incoming: [], events: [] };
+  pool.events$.subscribe((event) => member.events.push(event));
+  pool.events.ondatachannel = ({ detail }) =>
+    member.incoming.push({ from: detail.connection.id, channel: detail.channel as unknown as ChannelLike });
+  return member;
+}
