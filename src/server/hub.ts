@@ -157,10 +157,16 @@ export interface HubOptions {
 /** Stands for the upgrade request once a member has joined: only `resolvePool` reads it, before. */
 const RELEASED = undefined as unknown as ConnectionInfo<unknown>['request'];
 
+/** Unacknowledged frames past which a member is pinged before its round comes. */
+export const EARLY_PING_FRAMES = 64;
+
 /** A heartbeat round is this many sweeps, each over its share of the connections. */
 export const HEARTBEAT_SLICES = 10;
 
-/** Unacknowledged frames a session keeps at most; a resume that needs older ones is refused. */
+/**
+ * Unacknowledged frames a session keeps at least (and at most twice as many): a resume that needs
+ * older ones is refused.
+ */
 export const MAX_UNACKED_FRAMES = 256;
 
 export class Hub {
@@ -241,7 +247,9 @@ export class Hub {
    * their sessions, as for any lost connection) or still unjoined after the
    * join timeout, and pings the rest. Slicing spreads the pings, and the
    * burst of pongs that answers them, over the interval instead of stalling
-   * every relay once per interval.
+   * every relay once per interval. Members holding {@link EARLY_PING_FRAMES}
+   * or more unacknowledged frames are pinged in every slice, so that their
+   * pongs release those frames sooner.
    */
   sweep(): void {
     const now = this.options.now();
@@ -249,8 +257,17 @@ export class Hub {
     const slice = this.slice;
     this.slice = (slice + 1) % HEARTBEAT_SLICES;
     for (const endpoint of this.endpoints) {
-      if (endpoint.slice !== slice) continue;
       const { link } = endpoint;
+      if (endpoint.slice !== slice) {
+        // A member holding many frames for a resume is pinged in every slice, not once a round: its
+        // pong releases them. Quiet members wait for their round (a ping each costs a frame and a pong).
+        const held = endpoint.session?.unacked?.length ?? 0;
+        if (held >= EARLY_PING_FRAMES && endpoint.pingMark === null && endpoint.session && link.ping) {
+          endpoint.pingMark = endpoint.session.sent;
+          link.ping();
+        }
+        continue;
+      }
       if (link.ping && now - endpoint.lastSeen > timeoutMs) {
         link.terminate();
         if (endpoint.session && this.options.resumeWindowMs > 0) this.detach(endpoint, 'heartbeat');
@@ -492,7 +509,8 @@ export class Hub {
         : { kind: 'relay', to, type: 'rtc:candidate', data: { from, candidate: message.data.candidate } },
     );
     this.totals.relays += 1;
-    this.events.next({ type: 'relay', event: message.type, from, to, pool: session.pool });
+    // The hot path: no event object when nobody listens.
+    if (this.events.observed) this.events.next({ type: 'relay', event: message.type, from, to, pool: session.pool });
   }
 
   /** A view of pool `id`, listening to its events (in `ready` until the backplane confirms). */
@@ -637,9 +655,10 @@ function send(session: Session, type: string, data: Record<string, unknown>): vo
     session.unacked ??= [];
     const unacked = session.unacked;
     unacked.push({ type, data });
-    if (unacked.length > MAX_UNACKED_FRAMES) {
-      unacked.shift();
-      session.firstUnacked += 1;
+    // Trimmed in batches, not a shift() per frame: a busy session between two pongs sends hundreds.
+    if (unacked.length >= 2 * MAX_UNACKED_FRAMES) {
+      unacked.splice(0, MAX_UNACKED_FRAMES);
+      session.firstUnacked += MAX_UNACKED_FRAMES;
     }
   }
   session.endpoint?.link.send(type, data);
