@@ -20,6 +20,8 @@ const SAMPLE_SECONDS = 30;
 const CHURN_SHARE = 0.002;
 /** Flat: the heap grows less than this share of its first sample, by the regression and by the last sample. */
 const FLAT_SHARE = 0.05;
+/** Samples before this are warm-up and not judged (when at least three samples come after it). */
+const WARM_UP_MINUTES = 1;
 
 export async function runSoak(options: SoakOptions): Promise<void> {
   const clients = options.sizes[0] ?? 1000;
@@ -67,16 +69,21 @@ export async function runSoak(options: SoakOptions): Promise<void> {
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
   }
-  const first = samples[0]?.heap ?? Number.NaN;
-  const last = samples[samples.length - 1]?.heap ?? Number.NaN;
-  const perMinute = slope(samples.map((s) => ({ x: s.minutes, y: s.heap })));
-  const span = (samples[samples.length - 1]?.minutes ?? 0) - (samples[0]?.minutes ?? 0);
+  // The first minute is warm-up: the sample taken as the load starts has not yet got the traffic's
+  // steady share of buffers and code, and would make any run look like it grows.
+  const settled = samples.filter((sample) => sample.minutes >= WARM_UP_MINUTES);
+  const judged = settled.length >= 3 ? settled : samples;
+  const first = judged[0]?.heap ?? Number.NaN;
+  const last = judged[judged.length - 1]?.heap ?? Number.NaN;
+  const perMinute = slope(judged.map((s) => ({ x: s.minutes, y: s.heap })));
+  const span = (judged[judged.length - 1]?.minutes ?? 0) - (judged[0]?.minutes ?? 0);
   const growth = perMinute * span;
   const flat = growth <= FLAT_SHARE * first && last / first <= 1 + FLAT_SHARE;
   console.log('');
   console.log(
     `heap trend: ${(perMinute / 1024).toFixed(1)} KB/min over ${span.toFixed(1)} min (${(growth / 2 ** 20).toFixed(2)} MB), ` +
       `last/first ${(last / first).toFixed(3)}; verdict: ${flat ? 'FLAT' : 'GROWING'} ` +
-      `(flat = growth by the regression and by the last sample both under ${FLAT_SHARE * 100}% of the first sample)`,
+      `(from minute ${judged[0]?.minutes.toFixed(1)}: flat = growth by the regression and by the last sample ` +
+      `both under ${FLAT_SHARE * 100}% of the first sample)`,
   );
 }
