@@ -31,6 +31,12 @@ export interface PoolActorOptions {
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   logger?: Logger;
   clock?: ActorOptions<typeof poolMachine>['clock'];
+  /**
+   * Restart ICE on a connection whose ICE state has stayed `disconnected` this
+   * long, without waiting for `failed` (about 15 s on libwebrtc). Off by
+   * default: a disconnection often heals by itself.
+   */
+  iceDisconnectedRestartMs?: number;
 }
 
 export type PoolActor = Actor<typeof poolMachine>;
@@ -57,8 +63,18 @@ export function createPoolActor(options: PoolActorOptions): PoolActor {
   /** The pool is closing the channel itself: its completion is no news. */
   let ending = false;
 
+  const restartAfter = options.iceDisconnectedRestartMs;
+  // The children are spawned with the pool's input ({ peerId, polite }); this option reaches them as
+  // the machine's own guard and delay, provided here.
+  const negotiation =
+    restartAfter === undefined
+      ? connectedNegotiationMachine
+      : connectedNegotiationMachine.provide({
+          guards: { restartsWhenDisconnected: () => true },
+          delays: { iceDisconnectedRestart: restartAfter },
+        });
   const machine = poolMachine.provide({
-    actors: { negotiation: connectedNegotiationMachine },
+    actors: { negotiation },
     actions: {
       sendJoin: (_, { pool }) => options.send({ type: 'rtc:join', data: { pool } }),
       openConnection: ({ self, system }, { peerId }) => {

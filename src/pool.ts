@@ -28,6 +28,11 @@ export interface PoolOptions {
   /** An XState inspection observer given to the pool actor (and so to every negotiation child). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   logger?: Logger;
+  /**
+   * Restart ICE on a connection whose ICE state has stayed `disconnected`
+   * this long (ms), without waiting for `failed`. Off by default.
+   */
+  iceDisconnectedRestartMs?: number;
 }
 
 /** Why the pool refused something; `error` events carry one. */
@@ -191,6 +196,9 @@ export class Pool {
       },
       logger: options.logger ?? silentLogger,
       ...(options.inspect ? { inspect: options.inspect } : {}),
+      ...(options.iceDisconnectedRestartMs === undefined
+        ? {}
+        : { iceDisconnectedRestartMs: options.iceDisconnectedRestartMs }),
     });
     this.#actor.on('pool.joined', ({ id, pool, peers }) => {
       this.#dispatch({ type: 'join', id, pool });

@@ -164,3 +164,54 @@ describe('the pool actor over an in-memory signalling hub', () => {
     }
   });
 });
+
+describe('iceDisconnectedRestartMs reaches every negotiation child', () => {
+  /** Two endpoints meshed through the hub, A's children given the option (or not). */
+  async function pair(iceDisconnectedRestartMs: number | undefined) {
+    const hub = new MemoryHub();
+    const made: Endpoint[] = [];
+    for (const name of ['a', 'b']) {
+      const client = hub.connect();
+      const connections = new Map<string, SimulatedPeerConnection>();
+      const actor = createPoolActor({
+        signals: client.signals,
+        send: client.send,
+        closeSignalling: client.leave,
+        createPeerConnection: (peerId) => {
+          const pc = new SimulatedPeerConnection({ name: `${name}->${peerId}` });
+          connections.set(peerId, pc);
+          return pc;
+        },
+        ...(name === 'a' && iceDisconnectedRestartMs !== undefined ? { iceDisconnectedRestartMs } : {}),
+      });
+      const created = { actor, client, connections, emitted: [] };
+      running.push(created);
+      made.push(created);
+      actor.send({ type: 'app.join', pool: 'room' });
+      await until(() => actor.getSnapshot().context.peers.length === made.length - 1, `${name} joined`);
+    }
+    await until(() => meshed(made), 'a meshed pair');
+    const [a] = made;
+    const pc = a?.connections.values().next().value;
+    if (!a || !pc) throw new Error('a connection from a');
+    return { a, pc };
+  }
+
+  test('with it, a lasting disconnected restarts ICE; without it, nothing happens before failed', async () => {
+    for (const option of [300, undefined]) {
+      const { pc } = await pair(option);
+      let restarts = 0;
+      const restartIce = pc.restartIce.bind(pc);
+      pc.restartIce = () => {
+        restarts += 1;
+        restartIce();
+      };
+      pc.simulateIceState('connected');
+      pc.simulateIceState('disconnected');
+      if (option === undefined) {
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        expect(restarts).toBe(0);
+      } else await until(() => restarts === 1, 'the ICE restart after the delay');
+    }
+  });
+});
