@@ -188,7 +188,6 @@ const negotiation = setup({
     hasNegotiationPending: ({ context }) => context.negotiationNeeded || context.iceRestartNeeded,
     isIceFailed: ({ event }) => event.type === 'pc.iceconnectionstatechange' && event.state === 'failed',
     isIceDisconnected: ({ event }) => event.type === 'pc.iceconnectionstatechange' && event.state === 'disconnected',
-    isIceStillDisconnected: ({ context }) => context.iceConnectionState === 'disconnected',
     isConnectionFailed: ({ event }) => event.type === 'pc.connectionstatechange' && event.state === 'failed',
     /** A restart was asked for, or its offer awaits an answer: another would only add a round. */
     isIceRestartUnderway: ({ context }) => context.iceRestartNeeded || context.offerRestartsIce,
@@ -284,7 +283,8 @@ export const negotiationMachine = negotiation
         },
         { actions: ['recordIceConnectionState', 'cancelDisconnectedRestart'] },
       ],
-      'ice.disconnectedTimeout': { guard: 'isIceStillDisconnected', actions: requestIceRestart },
+      // Any other ICE state cancels the timer (above), so when it fires the connection is still disconnected.
+      'ice.disconnectedTimeout': { actions: requestIceRestart },
       // Also on the connection's failure: libwebrtc (wrtc) can fire the ICE
       // event for `failed` while its iceConnectionState still reads
       // `disconnected`, so that event alone may never show the failure.

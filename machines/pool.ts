@@ -14,7 +14,7 @@
 import { assign, emit, enqueueActions, setup } from 'xstate';
 import { JOIN_REFUSALS, type JsonValue } from '../src/protocol/index.js';
 import type { IceCandidate, SessionDescription } from '../src/types.js';
-import { negotiationMachine } from './negotiation.js';
+import { type NegotiationInput, negotiationMachine } from './negotiation.js';
 
 export type { JsonValue };
 
@@ -65,11 +65,21 @@ export interface PoolContext {
   peers: string[];
   /** Trusted descriptions, set by the server only. */
   descriptions: Record<string, JsonValue>;
+  /** Given to every negotiation child beside its peer id and role. */
+  negotiation: ChildNegotiationInput;
+}
+
+/** What every peer's negotiation machine is started with, beyond its peer id and role. */
+export type ChildNegotiationInput = Omit<NegotiationInput, 'peerId' | 'polite'>;
+
+export interface PoolInput {
+  negotiation?: ChildNegotiationInput;
 }
 
 const poolSetup = setup({
   types: {
     context: {} as PoolContext,
+    input: {} as PoolInput | undefined,
     events: {} as PoolEvent,
     emitted: {} as PoolEmitted,
   },
@@ -109,7 +119,13 @@ const problem = (kind: PoolProblem, message: string) => pool.emit({ type: 'pool.
 
 export const poolMachine = pool.createMachine({
   id: 'pool',
-  context: { pool: null, selfId: null, peers: [], descriptions: {} },
+  context: ({ input }) => ({
+    pool: null,
+    selfId: null,
+    peers: [],
+    descriptions: {},
+    negotiation: input?.negotiation ?? {},
+  }),
   initial: 'idle',
   on: {
     'app.close': '.closed',
@@ -168,7 +184,10 @@ export const poolMachine = pool.createMachine({
             enqueueActions(({ context, enqueue }) => {
               for (const peerId of context.peers) {
                 enqueue({ type: 'openConnection', params: { peerId, polite: true } });
-                enqueue.spawnChild('negotiation', { id: peerId, input: { peerId, polite: true } });
+                enqueue.spawnChild('negotiation', {
+                  id: peerId,
+                  input: { ...context.negotiation, peerId, polite: true },
+                });
               }
             }),
             emit(({ context }) => ({
@@ -190,8 +209,11 @@ export const poolMachine = pool.createMachine({
             actions: [
               assign({ peers: ({ context, event }) => [...context.peers, event.id] }),
               { type: 'openConnection', params: ({ event }) => ({ peerId: event.id, polite: false }) },
-              enqueueActions(({ event, enqueue }) => {
-                enqueue.spawnChild('negotiation', { id: event.id, input: { peerId: event.id, polite: false } });
+              enqueueActions(({ context, event, enqueue }) => {
+                enqueue.spawnChild('negotiation', {
+                  id: event.id,
+                  input: { ...context.negotiation, peerId: event.id, polite: false },
+                });
               }),
               { type: 'startNegotiation', params: ({ event }) => ({ peerId: event.id }) },
               emit(({ event }) => ({ type: 'pool.peer' as const, id: event.id })),

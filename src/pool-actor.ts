@@ -63,18 +63,8 @@ export function createPoolActor(options: PoolActorOptions): PoolActor {
   /** The pool is closing the channel itself: its completion is no news. */
   let ending = false;
 
-  const restartAfter = options.iceDisconnectedRestartMs;
-  // The children are spawned with the pool's input ({ peerId, polite }); this option reaches them as
-  // the machine's own guard and delay, provided here.
-  const negotiation =
-    restartAfter === undefined
-      ? connectedNegotiationMachine
-      : connectedNegotiationMachine.provide({
-          guards: { restartsWhenDisconnected: () => true },
-          delays: { iceDisconnectedRestart: restartAfter },
-        });
   const machine = poolMachine.provide({
-    actors: { negotiation },
+    actors: { negotiation: connectedNegotiationMachine },
     actions: {
       sendJoin: (_, { pool }) => options.send({ type: 'rtc:join', data: { pool } }),
       openConnection: ({ self, system }, { peerId }) => {
@@ -115,6 +105,10 @@ export function createPoolActor(options: PoolActorOptions): PoolActor {
   });
 
   const actor = createActor(machine, {
+    input:
+      options.iceDisconnectedRestartMs === undefined
+        ? {}
+        : { negotiation: { iceDisconnectedRestartMs: options.iceDisconnectedRestartMs } },
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });

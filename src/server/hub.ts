@@ -236,8 +236,8 @@ export class Hub {
    */
   closed(endpoint: Endpoint, clean = true): void {
     if (endpoint.state === 'gone') return;
-    if (!clean && endpoint.session && this.options.resumeWindowMs > 0) this.detach(endpoint, 'closed');
-    else this.forget(endpoint, 'closed');
+    if (clean) this.forget(endpoint, 'closed');
+    else this.lost(endpoint, 'closed');
   }
 
   /**
@@ -270,8 +270,7 @@ export class Hub {
       }
       if (link.ping && now - endpoint.lastSeen > timeoutMs) {
         link.terminate();
-        if (endpoint.session && this.options.resumeWindowMs > 0) this.detach(endpoint, 'heartbeat');
-        else this.forget(endpoint, 'heartbeat');
+        this.lost(endpoint, 'heartbeat');
       } else if (endpoint.state === 'connected' && now - endpoint.connectedAt > this.options.joinTimeoutMs) {
         this.drop(endpoint, CLOSE_CODES.joinTimeout, 'no rtc:join in time', 'join-timeout');
       } else if (link.ping) {
@@ -595,10 +594,13 @@ export class Hub {
     this.events.next({ type: 'disconnect', clientId: id, why });
   }
 
-  /** The connection is gone; its session waits for a resume until the window closes. */
-  private detach(endpoint: Endpoint, why: DisconnectWhy): void {
+  /** The connection was lost: its session (if any, and if resumption is on) waits for a resume until the window closes. */
+  private lost(endpoint: Endpoint, why: DisconnectWhy): void {
     const session = endpoint.session;
-    if (!session) return;
+    if (!session || this.options.resumeWindowMs <= 0) {
+      this.forget(endpoint, why);
+      return;
+    }
     this.unplug(endpoint);
     session.endpoint = null;
     session.expiry = setTimeout(() => this.end(session, 'left'), this.options.resumeWindowMs);

@@ -55,8 +55,10 @@ import { Pool, PoolError, type PoolEventData } from '../../src/pool.js';
 import {
   JOIN_REFUSALS,
   type JsonValue,
+  LEGACY_SERVER_EVENTS,
   PROTOCOL_LIMITS,
   parseServerFrame,
+  SERVER_EVENTS,
   type ServerMessage,
   SignallingError,
 } from '../../src/protocol/index.js';
@@ -282,19 +284,8 @@ const describedArb: fc.Arbitrary<unknown> = fc
 const json = (type: unknown, data: unknown) => JSON.stringify({ type, data }) ?? 'undefined';
 const event = (type: string, data: fc.Arbitrary<unknown>) => data.map((value) => json(type, value));
 
-const SERVER_TYPES = [
-  'rtc:joined',
-  'rtc:peer',
-  'rtc:request_offers',
-  'rtc:sdp',
-  'rtc:offer',
-  'rtc:answer',
-  'rtc:candidate',
-  'rtc:close',
-  'rtc:describe',
-  'rtc:error',
-  'rtc:resumed',
-];
+// Every event a server may send, in both dialects, but rtc:stop: it ends the pool (the second test's subject).
+const SERVER_TYPES = [...SERVER_EVENTS, ...LEGACY_SERVER_EVENTS].filter((type) => type !== 'rtc:stop');
 const typeArb = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...SERVER_TYPES) },
   {

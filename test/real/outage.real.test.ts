@@ -10,29 +10,18 @@ import wrtc from '@roamhq/wrtc';
 import { afterEach, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import type { MediaPeerConnection } from '../../src/managed-connection.js';
-import { Pool, PoolError, type PoolEventData } from '../../src/pool.js';
+import { PoolError, type PoolEventData } from '../../src/pool.js';
 import { Signalling } from '../../src/signalling/index.js';
 import { type ChannelLike, collectMessages } from '../support/real-stacks.js';
 import { serverHarness } from '../support/server-client.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { until } from '../support/wait.js';
+import { type WrtcMember, wrtcMember } from '../support/wrtc-member.js';
 
 const harness = serverHarness();
 
-type PeerConnectionClass = new (configuration?: object) => MediaPeerConnection;
-
-interface Member {
-  name: string;
-  pool: Pool;
-  signalling: Signalling;
-  /** Every connection the pool made, in order. */
-  pcs: MediaPeerConnection[];
-  /** Channels the peers opened, by `label` (labels are unique in these tests). */
-  incoming: Map<string, { from: string; channel: ChannelLike }>;
-  events: PoolEventData[];
-  /** Ids of the peers whose tracks arrived (`track` events). */
-  tracksFrom: string[];
-}
+/** A wrtc Pool member that also records whose tracks arrived (`track` events). */
+type Member = WrtcMember & { tracksFrom: string[] };
 
 const cleanup: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
@@ -41,26 +30,11 @@ afterEach(async () => {
 
 /** A Pool on wrtc whose signalling is a WebSocket to `url`, made again after each lost connection. */
 function member(name: string, url: string): Member {
-  const pcs: MediaPeerConnection[] = [];
-  const Base = wrtc.RTCPeerConnection as unknown as PeerConnectionClass;
-  const signalling = new Signalling.websocket(() => new WebSocket(url));
-  const pool = new Pool({ iceServers: [] }, signalling, {
-    RTCPeerConnection: class extends Base {
-      constructor(configuration?: object) {
-        super(configuration);
-        pcs.push(this);
-      }
-    },
+  const created = Object.assign(wrtcMember(name, new Signalling.websocket(() => new WebSocket(url))), {
+    tracksFrom: [] as string[],
   });
-  cleanup.push(() => pool.close());
-  const created: Member = { name, pool, signalling, pcs, incoming: new Map(), events: [], tracksFrom: [] };
-  pool.events.ontrack = ({ detail }) => created.tracksFrom.push(detail.connection.id);
-  pool.events$.subscribe((event) => created.events.push(event));
-  pool.events.ondatachannel = ({ detail }) =>
-    created.incoming.set(detail.channel.label, {
-      from: detail.connection.id,
-      channel: detail.channel as unknown as ChannelLike,
-    });
+  cleanup.push(() => created.pool.close());
+  created.pool.events.ontrack = ({ detail }) => created.tracksFrom.push(detail.connection.id);
   return created;
 }
 
@@ -82,8 +56,10 @@ async function mesh(members: Member[], pool: string): Promise<string[]> {
 /** A channel from `from` to `to` (by id), open at both ends, with what each end receives. */
 async function openChannel(from: Member, to: Member, toId: string, label: string) {
   const near = (await from.pool.getConnection(toId)?.dataChannel(label)) as unknown as ChannelLike;
-  await until(() => to.incoming.get(label)?.channel.readyState === 'open', `channel ${label} open at ${to.name}`);
-  const far = to.incoming.get(label)?.channel as ChannelLike;
+  // Labels are unique in these tests.
+  const incoming = () => to.incoming.find(({ channel }) => channel.label === label)?.channel;
+  await until(() => incoming()?.readyState === 'open', `channel ${label} open at ${to.name}`);
+  const far = incoming() as ChannelLike;
   return { label, near, far, atFar: collectMessages(far), atNear: collectMessages(near) };
 }
 

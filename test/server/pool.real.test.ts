@@ -4,31 +4,18 @@
  * They mesh, carry data on every pair, hear the server's descriptions and
  * stop when the server stops their pool.
  */
-import { afterEach, expect, test } from 'vitest';
-import { WebSocket } from 'ws';
-import type { Pool } from '../../src/pool.js';
-import { Signalling } from '../../src/signalling/index.js';
+import { expect, test } from 'vitest';
 import type { ChannelLike } from '../support/real-stacks.js';
 import { collectMessages } from '../support/real-stacks.js';
 import { serverHarness } from '../support/server-client.js';
 import { until } from '../support/wait.js';
-import { type WrtcMember, wrtcMember } from '../support/wrtc-member.js';
+import { type WrtcMember, wrtcMembersOverWebSocket } from '../support/wrtc-member.js';
 
 const harness = serverHarness();
 
 type Member = WrtcMember;
 
-const pools: Pool[] = [];
-afterEach(() => {
-  for (const pool of pools.splice(0)) pool.close();
-});
-
-/** A Pool on wrtc whose signalling is a WebSocket to the server at `url`. */
-function member(name: string, url: string): Member {
-  const created = wrtcMember(name, new Signalling.websocket(new WebSocket(`${url.replace(/^http/, 'ws')}/ws`)));
-  pools.push(created.pool);
-  return created;
-}
+const member = wrtcMembersOverWebSocket();
 
 const problems = (member: Member) => member.events.filter((event) => event.type === 'error');
 

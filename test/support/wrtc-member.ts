@@ -1,7 +1,9 @@
 import wrtc from '@roamhq/wrtc';
+import { afterEach } from 'vitest';
+import { WebSocket } from 'ws';
 import type { MediaPeerConnection } from '../../src/managed-connection.js';
 import { Pool, type PoolEventData } from '../../src/pool.js';
-import type { Signalling } from '../../src/signalling/index.js';
+import { Signalling } from '../../src/signalling/index.js';
 import type { ChannelLike } from './real-stacks.js';
 
 type PeerConnectionClass = new (configuration?: object) => MediaPeerConnection;
@@ -39,4 +41,21 @@ export function wrtcMember(name: string, signalling: Signalling): WrtcMember {
   pool.events.ondatachannel = ({ detail }) =>
     member.incoming.push({ from: detail.connection.id, channel: detail.channel as unknown as ChannelLike });
   return member;
+}
+
+/**
+ * Makes {@link wrtcMember}s whose signalling is a raw WebSocket to the server
+ * at `url` (`http://host:port`); their pools are closed after each test. Call
+ * it once at the top of a test file.
+ */
+export function wrtcMembersOverWebSocket(): (name: string, url: string) => WrtcMember {
+  const pools: Pool[] = [];
+  afterEach(() => {
+    for (const pool of pools.splice(0)) pool.close();
+  });
+  return (name, url) => {
+    const member = wrtcMember(name, new Signalling.websocket(new WebSocket(`${url.replace(/^http/, 'ws')}/ws`)));
+    pools.push(member.pool);
+    return member;
+  };
 }

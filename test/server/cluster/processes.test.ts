@@ -8,14 +8,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { WebSocket } from 'ws';
-import type { Pool } from '../../../src/pool.js';
-import { Signalling } from '../../../src/signalling/index.js';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 import { type ChannelLike, collectMessages } from '../../support/real-stacks.js';
 import { type RedisProcess, startRedis } from '../../support/redis.js';
 import { until } from '../../support/wait.js';
-import { type WrtcMember, wrtcMember } from '../../support/wrtc-member.js';
+import { type WrtcMember, wrtcMembersOverWebSocket } from '../../support/wrtc-member.js';
 
 const SCRIPT = fileURLToPath(new URL('./server-process.ts', import.meta.url));
 /** The defaults of createRedisBackplane, which `redis: url` uses. */
@@ -68,16 +65,7 @@ async function kill({ child }: ServerProcess, signal: NodeJS.Signals = 'SIGKILL'
 
 type Member = WrtcMember;
 
-const pools: Pool[] = [];
-afterEach(() => {
-  for (const pool of pools.splice(0)) pool.close();
-});
-
-function member(name: string, url: string): Member {
-  const created = wrtcMember(name, new Signalling.websocket(new WebSocket(`${url.replace(/^http/, 'ws')}/ws`)));
-  pools.push(created.pool);
-  return created;
-}
+const member = wrtcMembersOverWebSocket();
 
 const connected = (one: Member) => one.pcs.filter((pc) => pc.connectionState === 'connected').length;
 const closedIds = (one: Member) =>
