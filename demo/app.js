@@ -312,10 +312,10 @@ function end(current, status, detail) {
 }
 
 /**
- * Shows an `error` event: a PoolError or a SignallingError.
+ * Shows an `error` event: a PoolError, a SignallingError or a peer's NegotiationError.
  *
  * @param {Session} current
- * @param {import('./lib.js').PoolError | import('./lib.js').SignallingError} error
+ * @param {import('../src/index.js').PoolEventError} error
  */
 function report(current, error) {
   if (error.code === 'signalling-lost') {

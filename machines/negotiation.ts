@@ -12,13 +12,25 @@
  * applied, `ignoreOffer` after an impolite peer ignored a colliding offer.
  *
  * Every effect is a named action or actor supplied through `.provide()` (see
- * `src/negotiation.ts`); the defaults do nothing, so the bare machine can be
- * inspected or simulated on its own. The connection's own events arrive as
+ * `src/negotiation-effects.ts`); the defaults do nothing, so the bare machine
+ * can be inspected or simulated on its own. What the effects act on (the
+ * connection, the way to send) is found through `lookup`, given in the input
+ * by the owner of those resources. The connection's own events arrive as
  * `pc.*` events sent by whoever owns its listeners.
  */
 import { and, assertEvent, assign, cancel, emit, fromPromise, not, raise, setup } from 'xstate';
-import { NegotiationError, type NegotiationErrorCode } from '../src/errors.js';
-import type { IceCandidate, IceConnectionState, PeerConnectionState, SessionDescription } from '../src/types.js';
+import { NegotiationError, type NegotiationErrorCode } from './errors.js';
+import type { IceCandidate, IceConnectionState, PeerConnectionState, SessionDescription } from './types.js';
+
+/**
+ * Finds what the provided effects act on for peer `peerId`: opaque to the
+ * machine, which only hands it to its effects. The owner of the resources
+ * passes it in the input (a Pool one lookup over all its connections, a
+ * standalone actor a one-entry lookup), so nothing is found through a hidden
+ * registry. A function in context is also what an inspector can serialize: it
+ * leaves it out.
+ */
+export type EffectsLookup = (peerId: string) => object | undefined;
 
 export interface NegotiationInput {
   /** Remote peer id, for logs and the inspector. */
@@ -37,6 +49,8 @@ export interface NegotiationInput {
    * disconnection that heals on its own before the delay restarts nothing.
    */
   iceDisconnectedRestartMs?: number;
+  /** Where the provided effects find their connection (default: nowhere, for the bare machine). */
+  lookup?: EffectsLookup;
 }
 
 /** What applying a remote description revealed. */
@@ -67,6 +81,7 @@ export type NegotiationEmitted = { type: 'negotiation.error'; error: Negotiation
 
 export interface NegotiationContext {
   peerId: string;
+  lookup: EffectsLookup;
   polite: boolean;
   makingOffer: boolean;
   ignoreOffer: boolean;
@@ -94,12 +109,26 @@ export interface NegotiationContext {
   connectionState: PeerConnectionState;
 }
 
+/** What every async effect is invoked with: whose connection, and where to find it. */
+export interface EffectInput {
+  peerId: string;
+  lookup: EffectsLookup;
+}
+
+/** What went wrong, as the machine reports it: a stable code and whatever the WebRTC call rejected with. */
+export interface ErrorReport {
+  code: NegotiationErrorCode;
+  cause: unknown;
+}
+
 /** Default for effects that only a real (or simulated) connection can supply. */
 function notProvided<TOutput, TInput>(name: string) {
   return fromPromise<TOutput, TInput>(async () => {
     throw new NegotiationError('not-provided', `the "${name}" actor was not provided`);
   });
 }
+
+const nowhere: EffectsLookup = () => undefined;
 
 const negotiation = setup({
   types: {
@@ -111,17 +140,17 @@ const negotiation = setup({
   actors: {
     /** createOffer (with iceRestart when asked) then setLocalDescription(offer). */
     /** Resolves with null when the offer would change nothing (the connection asked needlessly). */
-    makeOffer: notProvided<SessionDescription | null, { peerId: string; iceRestart: boolean }>('makeOffer'),
+    makeOffer: notProvided<SessionDescription | null, EffectInput & { iceRestart: boolean }>('makeOffer'),
     /** createAnswer then setLocalDescription(answer). */
-    makeAnswer: notProvided<SessionDescription, { peerId: string }>('makeAnswer'),
+    makeAnswer: notProvided<SessionDescription, EffectInput>('makeAnswer'),
     /** setRemoteDescription for an offer or an answer. */
-    acceptRemoteDescription: notProvided<RemoteDescriptionResult, { peerId: string; description: SessionDescription }>(
+    acceptRemoteDescription: notProvided<RemoteDescriptionResult, EffectInput & { description: SessionDescription }>(
       'acceptRemoteDescription',
     ),
     /** Back to stable: setLocalDescription({ type: 'rollback' }) unless already there. */
     // Without a connection there is nothing to roll back, so the bare machine
     // (in an inspector) recovers to stable instead of failing.
-    rollback: fromPromise<void, { peerId: string }>(async () => undefined),
+    rollback: fromPromise<void, EffectInput>(async () => undefined),
   },
   actions: {
     sendDescription: (_, _params: { description: SessionDescription }) => undefined,
@@ -130,6 +159,13 @@ const negotiation = setup({
     addIceCandidates: (_, _params: { candidates: Array<IceCandidate | null> }) => undefined,
     restartIce: () => undefined,
     closeConnection: () => undefined,
+    /** Hands the error to the owner of the connection (a Pool reports it as an `error` event). */
+    notifyError: (_, _params: ErrorReport) => undefined,
+    /** Emits the error as `negotiation.error` for whoever listens to the actor. */
+    emitError: emit((_, params: ErrorReport) => ({
+      type: 'negotiation.error' as const,
+      error: NegotiationError.from(params.code, params.cause),
+    })),
 
     deferSignal: assign({
       deferred: ({ context, event }) => {
@@ -137,10 +173,6 @@ const negotiation = setup({
         return [...context.deferred, event];
       },
     }),
-    dropOverflowingSignal: emit(() => ({
-      type: 'negotiation.error' as const,
-      error: new NegotiationError('signal-overflow', 'too many signals arrived during one operation; one was dropped'),
-    })),
     queueCandidate: assign({
       pendingCandidates: ({ context, event }) => {
         assertEvent(event, 'signal.candidate');
@@ -168,10 +200,6 @@ const negotiation = setup({
       { type: 'ice.disconnectedTimeout' },
       { id: 'iceDisconnectedRestart', delay: 'iceDisconnectedRestart' },
     ),
-    reportError: emit((_, params: { code: NegotiationErrorCode; cause: unknown }) => ({
-      type: 'negotiation.error' as const,
-      error: NegotiationError.from(params.code, params.cause),
-    })),
   },
   guards: {
     isOffer: ({ event }) => event.type === 'signal.description' && event.description.type === 'offer',
@@ -202,6 +230,11 @@ const negotiation = setup({
   },
 });
 
+const effectInput = ({ context }: { context: NegotiationContext }): EffectInput => ({
+  peerId: context.peerId,
+  lookup: context.lookup,
+});
+
 const flushPendingCandidates = [
   {
     type: 'addIceCandidates',
@@ -227,6 +260,27 @@ const sendLocalDescription = [
 
 const requestIceRestart = ['markIceRestartNeeded', 'restartIce'] as const;
 
+/**
+ * Both ways an error leaves the machine: emitted to the actor's listeners and
+ * handed to the owner of the connection. `cause` is the failed step's error.
+ */
+function reportError(code: NegotiationErrorCode) {
+  const params = ({ event }: { event: { error: unknown } }): ErrorReport => ({ code, cause: event.error });
+  return [
+    { type: 'emitError', params },
+    { type: 'notifyError', params },
+  ] as const;
+}
+
+const overflow: ErrorReport = {
+  code: 'signal-overflow',
+  cause: new NegotiationError('signal-overflow', 'too many signals arrived during one operation; one was dropped'),
+};
+const dropOverflowingSignal = [
+  { type: 'emitError', params: overflow },
+  { type: 'notifyError', params: overflow },
+] as const;
+
 export const negotiationMachine = negotiation
   .extend({
     actions: {
@@ -241,6 +295,7 @@ export const negotiationMachine = negotiation
     id: 'negotiation',
     context: ({ input }) => ({
       peerId: input.peerId,
+      lookup: input.lookup ?? nowhere,
       polite: input.polite,
       makingOffer: false,
       ignoreOffer: false,
@@ -262,8 +317,8 @@ export const negotiationMachine = negotiation
     initial: 'stable',
     on: {
       // Busy states inherit these: a signal waits until the operation finishes.
-      'signal.description': [{ guard: 'isDeferralFull', actions: 'dropOverflowingSignal' }, { actions: 'deferSignal' }],
-      'signal.candidate': [{ guard: 'isDeferralFull', actions: 'dropOverflowingSignal' }, { actions: 'deferSignal' }],
+      'signal.description': [{ guard: 'isDeferralFull', actions: dropOverflowingSignal }, { actions: 'deferSignal' }],
+      'signal.candidate': [{ guard: 'isDeferralFull', actions: dropOverflowingSignal }, { actions: 'deferSignal' }],
       // Remembered, not acted on: an offer can only start from stable. A
       // spec-compliant connection would fire again once stable, but wrtc
       // (libwebrtc's legacy callback) does not, so the machine keeps it.
@@ -299,7 +354,7 @@ export const negotiationMachine = negotiation
         { guard: 'isIgnoringOffer' },
         { guard: 'isSupersededCandidate' },
         {
-          actions: { type: 'reportError', params: ({ event }) => ({ code: 'candidate-rejected', cause: event.error }) },
+          actions: reportError('candidate-rejected'),
         },
       ],
       'app.restartIce': { actions: requestIceRestart },
@@ -347,7 +402,7 @@ export const negotiationMachine = negotiation
         on: { 'pc.icecandidate': { actions: 'holdCandidate' } },
         invoke: {
           src: 'makeOffer',
-          input: ({ context }) => ({ peerId: context.peerId, iceRestart: context.iceRestartNeeded }),
+          input: ({ context }) => ({ ...effectInput({ context }), iceRestart: context.iceRestartNeeded }),
           onDone: [
             {
               // wrtc fires negotiationneeded for changes already negotiated; an offer
@@ -367,10 +422,7 @@ export const negotiationMachine = negotiation
           onError: {
             target: 'recovering',
             // Not retried on its own: a connection that cannot offer would loop.
-            actions: [
-              assign({ iceRestartNeeded: false, heldCandidates: [] }),
-              { type: 'reportError', params: ({ event }) => ({ code: 'offer-failed', cause: event.error }) },
-            ],
+            actions: [assign({ iceRestartNeeded: false, heldCandidates: [] }), ...reportError('offer-failed')],
           },
         },
       },
@@ -405,11 +457,11 @@ export const negotiationMachine = negotiation
         description: 'Polite peer withdrawing its own offer after a collision.',
         invoke: {
           src: 'rollback',
-          input: ({ context }) => ({ peerId: context.peerId }),
+          input: effectInput,
           onDone: 'acceptingOffer',
           onError: {
             target: 'failed',
-            actions: { type: 'reportError', params: ({ event }) => ({ code: 'rollback-failed', cause: event.error }) },
+            actions: reportError('rollback-failed'),
           },
         },
       },
@@ -418,7 +470,10 @@ export const negotiationMachine = negotiation
         exit: assign({ remoteOffer: null }),
         invoke: {
           src: 'acceptRemoteDescription',
-          input: ({ context }) => ({ peerId: context.peerId, description: context.remoteOffer as SessionDescription }),
+          input: ({ context }) => ({
+            ...effectInput({ context }),
+            description: context.remoteOffer as SessionDescription,
+          }),
           onDone: {
             target: 'makingAnswer',
             actions: [
@@ -433,10 +488,7 @@ export const negotiationMachine = negotiation
           },
           onError: {
             target: 'recovering',
-            actions: {
-              type: 'reportError',
-              params: ({ event }) => ({ code: 'remote-offer-rejected', cause: event.error }),
-            },
+            actions: reportError('remote-offer-rejected'),
           },
         },
       },
@@ -444,14 +496,11 @@ export const negotiationMachine = negotiation
         on: { 'pc.icecandidate': { actions: 'holdCandidate' } },
         invoke: {
           src: 'makeAnswer',
-          input: ({ context }) => ({ peerId: context.peerId }),
+          input: effectInput,
           onDone: { target: 'stable', actions: sendLocalDescription },
           onError: {
             target: 'recovering',
-            actions: [
-              'clearHeldCandidates',
-              { type: 'reportError', params: ({ event }) => ({ code: 'answer-failed', cause: event.error }) },
-            ],
+            actions: ['clearHeldCandidates', ...reportError('answer-failed')],
           },
         },
       },
@@ -463,7 +512,7 @@ export const negotiationMachine = negotiation
           src: 'acceptRemoteDescription',
           input: ({ context, event }) => {
             assertEvent(event, 'signal.description');
-            return { peerId: context.peerId, description: event.description };
+            return { ...effectInput({ context }), description: event.description };
           },
           onDone: {
             target: 'stable',
@@ -471,10 +520,7 @@ export const negotiationMachine = negotiation
           },
           onError: {
             target: 'recovering',
-            actions: {
-              type: 'reportError',
-              params: ({ event }) => ({ code: 'remote-answer-rejected', cause: event.error }),
-            },
+            actions: reportError('remote-answer-rejected'),
           },
         },
       },
@@ -482,11 +528,11 @@ export const negotiationMachine = negotiation
         description: 'A step failed: return the connection to stable and carry on.',
         invoke: {
           src: 'rollback',
-          input: ({ context }) => ({ peerId: context.peerId }),
+          input: effectInput,
           onDone: 'stable',
           onError: {
             target: 'failed',
-            actions: { type: 'reportError', params: ({ event }) => ({ code: 'rollback-failed', cause: event.error }) },
+            actions: reportError('rollback-failed'),
           },
         },
       },

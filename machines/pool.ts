@@ -12,22 +12,34 @@
  * through `.provide()` by `src/pool-actor.ts`.
  */
 import { assign, emit, enqueueActions, setup } from 'xstate';
-import { JOIN_REFUSALS, type JsonValue } from '../src/protocol/index.js';
-import type { IceCandidate, SessionDescription } from '../src/types.js';
 import { type NegotiationInput, negotiationMachine } from './negotiation.js';
+import type { IceCandidate, JsonValue, SessionDescription } from './types.js';
 
 export type { JsonValue };
 
 /** What the signalling channel tells the pool, already parsed and typed. */
 export type PoolSignalEvent =
-  | { type: 'signal.joined'; clientId: string; pool: string; peers: string[]; descriptions: Record<string, JsonValue> }
+  /** `pool`: the pool actually joined (the server may map the name), or null when the server did not say. */
+  | {
+      type: 'signal.joined';
+      clientId: string;
+      pool: string | null;
+      peers: string[];
+      descriptions: Record<string, JsonValue>;
+    }
   | { type: 'signal.peer'; id: string }
   | { type: 'signal.sdp'; peer: string; description: SessionDescription }
   | { type: 'signal.candidate'; from: string; candidate: IceCandidate | null }
   | { type: 'signal.close'; id: string }
   | { type: 'signal.describe'; id: string; description: JsonValue }
   | { type: 'signal.stop' }
-  | { type: 'signal.error'; message: string; reason?: string };
+  | { type: 'signal.error'; message: string; reason?: string }
+  /**
+   * The server refused the join: this endpoint is in no pool and may try
+   * again. Which server errors mean that is the signalling adapter's call
+   * (`src/pool-signals.ts`), not the machine's.
+   */
+  | { type: 'signal.joinRefused'; message: string };
 
 export type PoolEvent =
   | PoolSignalEvent
@@ -43,7 +55,7 @@ export type PoolProblem =
   | 'not-joined'
   | 'already-joined'
   | 'server-error'
-  /** The server refused the join (`pool-not-found`, `pool-refused`, `pool-full`): back to idle, join() may be tried again. */
+  /** The server refused the join (not found, refused, full): back to idle, join() may be tried again. */
   | 'join-refused';
 
 export type PoolEmitted =
@@ -98,8 +110,6 @@ const poolSetup = setup({
     isKnownPeer: ({ context }, params: { peerId: string }) => context.peers.includes(params.peerId),
     isNewPeer: ({ context }, params: { peerId: string }) =>
       params.peerId !== context.selfId && !context.peers.includes(params.peerId),
-    isJoinRefusal: (_, params: { reason: string | undefined }) =>
-      (JOIN_REFUSALS as readonly (string | undefined)[]).includes(params.reason),
   },
 });
 
@@ -135,6 +145,10 @@ export const poolMachine = pool.createMachine({
     'signal.sdp': { actions: problem('not-joined', 'a description arrived before this endpoint joined') },
     'signal.candidate': { actions: problem('not-joined', 'a candidate arrived before this endpoint joined') },
     'signal.close': { actions: problem('not-joined', 'a leave arrived before this endpoint joined') },
+    // A refusal while not joining answers nothing of ours: reported like any other server error.
+    'signal.joinRefused': {
+      actions: problem('server-error', 'the server refused a join this endpoint was not making'),
+    },
     'signal.error': {
       actions: emit(({ event }) => ({
         type: 'pool.problem' as const,
@@ -158,25 +172,23 @@ export const poolMachine = pool.createMachine({
     joining: {
       on: {
         'app.join': { actions: problem('already-joined', 'join() was called while already joining') },
-        // Any other server error falls through to the machine-wide handler and the join still stands.
-        'signal.error': {
-          guard: { type: 'isJoinRefusal', params: ({ event }) => ({ reason: event.reason }) },
+        'signal.joinRefused': {
           target: 'idle',
           actions: [
             assign({ pool: null }),
             emit(({ event }) => ({
               type: 'pool.problem' as const,
               problem: 'join-refused' as const,
-              message: `${event.reason}: ${event.message}`,
+              message: event.message,
             })),
           ],
         },
         'signal.joined': {
           target: 'joined',
           actions: [
-            assign(({ event }) => ({
+            assign(({ context, event }) => ({
               selfId: event.clientId,
-              pool: event.pool,
+              pool: event.pool ?? context.pool,
               peers: event.peers.filter((id, index, all) => id !== event.clientId && all.indexOf(id) === index),
               descriptions: event.descriptions,
             })),

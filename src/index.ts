@@ -1,4 +1,8 @@
+export { NegotiationError, type NegotiationErrorCode } from '../machines/errors.js';
 export {
+  type EffectInput,
+  type EffectsLookup,
+  type ErrorReport,
   type NegotiationContext,
   type NegotiationEmitted,
   type NegotiationEvent,
@@ -15,8 +19,6 @@ export {
   type PoolSignalEvent,
   poolMachine,
 } from '../machines/pool.js';
-export { NegotiationError, type NegotiationErrorCode } from './errors.js';
-export { consoleLogger, type LogArea, type Logger, type LogLevel, silentLogger } from './logger.js';
 export {
   type DataChannelLike,
   ManagedConnection,
@@ -31,15 +33,7 @@ export {
   type OutgoingSignal,
 } from './negotiation.js';
 export type { PeerConnectionLike } from './peer-connection.js';
-export {
-  Pool,
-  PoolError,
-  type PoolEventData,
-  type PoolEventDetails,
-  PoolEvents,
-  type PoolOptions,
-  type SignallingChannel,
-} from './pool.js';
+export { Pool, type PoolOptions, type SignallingChannel } from './pool.js';
 export {
   CONTROL_CHANNEL,
   createPoolActor,
@@ -48,6 +42,14 @@ export {
   type PoolOutgoingMessage,
   type PoolPeerConnection,
 } from './pool-actor.js';
+export {
+  PoolError,
+  type PoolErrorCode,
+  type PoolEventData,
+  type PoolEventDetails,
+  type PoolEventError,
+  PoolEvents,
+} from './pool-events.js';
 // The server-side half of the protocol (parseClientFrame, parseClientEvent,
 // CLIENT_EVENTS) lives in src/protocol for the signalling server; the
 // client's entry leaves it out, which keeps it out of the browser bundle.
@@ -55,6 +57,8 @@ export {
   type ClientMessage,
   type ClientMessageOf,
   candidateMessage,
+  type DecodedFrame,
+  decodeFrame,
   encodeFrame,
   JOIN_REFUSALS,
   type JoinedData,
@@ -76,9 +80,13 @@ export {
   type SignallingErrorCode,
   sdpMessage,
 } from './protocol/index.js';
+export { RtcpoolError } from './shared/errors.js';
+export { consoleLogger, type LogArea, type Logger, type LogLevel, silentLogger } from './shared/logger.js';
 export {
+  type ReceivedFrame,
   type ReconnectOptions,
   Signalling,
+  SignallingClosedError,
   type SignallingCloseReason,
   type SignallingEventMap,
   type SignallingOptions,
@@ -87,6 +95,7 @@ export {
   SocketIoTransceiver,
   signalling,
   Transceiver,
+  type TransportEvent,
   transceiver,
   type WebSocketLike,
   WebSocketTransceiver,

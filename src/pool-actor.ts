@@ -1,15 +1,12 @@
 import type { Observable } from 'rxjs';
 import { type Actor, type ActorOptions, createActor, type InspectionEvent, type Observer } from 'xstate';
-import { type PoolSignalEvent, poolMachine } from '../machines/pool.js';
-import { type Logger, silentLogger } from './logger.js';
-import {
-  bindConnection,
-  connectedNegotiationMachine,
-  forwardConnectionEvents,
-  unbindConnection,
-} from './negotiation.js';
+import type { NegotiationError } from '../machines/errors.js';
+import { type PoolInput, poolMachine } from '../machines/pool.js';
+import { ConnectionBinding, connectedNegotiationMachine, forwardConnectionEvents } from './negotiation-effects.js';
 import type { PeerConnectionLike } from './peer-connection.js';
-import type { ClientMessage } from './protocol/index.js';
+import { toPoolSignal } from './pool-signals.js';
+import type { ClientMessage, ServerMessage } from './protocol/messages.js';
+import { type Logger, silentLogger } from './shared/logger.js';
 
 /** What the pool sends to the signalling server (protocol version 2). */
 export type PoolOutgoingMessage = ClientMessage;
@@ -20,8 +17,8 @@ export interface PoolPeerConnection extends PeerConnectionLike {
 }
 
 export interface PoolActorOptions {
-  /** The signalling channel's server events, parsed and typed. When it completes, the pool ends (`disconnected`). */
-  signals: Observable<PoolSignalEvent>;
+  /** The signalling server's messages, parsed and typed. When the stream completes, the pool ends (`disconnected`). */
+  messages: Observable<ServerMessage>;
   /** Sends one message to the signalling server. */
   send: (message: PoolOutgoingMessage) => void;
   /** Makes the connection for one remote peer. */
@@ -37,6 +34,8 @@ export interface PoolActorOptions {
    * default: a disconnection often heals by itself.
    */
   iceDisconnectedRestartMs?: number;
+  /** Every negotiation error, with the peer whose connection it concerns (also logged at `warn`). */
+  onNegotiationError?: (peerId: string, error: NegotiationError) => void;
 }
 
 export type PoolActor = Actor<typeof poolMachine>;
@@ -58,43 +57,48 @@ export const CONTROL_CHANNEL = 'rtcpool';
  */
 export function createPoolActor(options: PoolActorOptions): PoolActor {
   const logger = options.logger ?? silentLogger;
-  /** Per remote peer: its connection and how to stop forwarding its events. */
-  const connections = new Map<string, { pc: PoolPeerConnection; stopForwarding: () => void }>();
+  /** Per remote peer: what its negotiation acts on, and how to stop forwarding its events. */
+  const connections = new Map<
+    string,
+    { binding: ConnectionBinding; pc: PoolPeerConnection; stopForwarding: () => void }
+  >();
   /** The pool is closing the channel itself: its completion is no news. */
   let ending = false;
+  const stateLog = options.logger && negotiationStateLog(options.logger);
 
   const machine = poolMachine.provide({
     actors: { negotiation: connectedNegotiationMachine },
     actions: {
       sendJoin: (_, { pool }) => options.send({ type: 'rtc:join', data: { pool } }),
-      openConnection: ({ self, system }, { peerId }) => {
+      openConnection: ({ self }, { peerId }) => {
         const pc = options.createPeerConnection(peerId);
-        bindConnection(system, peerId, {
-          pc,
-          logger,
+        const binding = new ConnectionBinding(
           peerId,
-          send: (signal) =>
+          pc,
+          (signal) =>
             options.send(
               signal.type === 'description'
                 ? { type: 'rtc:sdp', data: { to: peerId, description: signal.description } }
                 : { type: 'rtc:candidate', data: { for: peerId, candidate: signal.candidate } },
             ),
-        });
+          logger,
+          (error) => options.onNegotiationError?.(peerId, error),
+        );
         // The child is spawned right after; look it up when an event comes.
         const stopForwarding = forwardConnectionEvents(pc, (event) => self.getSnapshot().children[peerId]?.send(event));
-        connections.set(peerId, { pc, stopForwarding });
+        connections.set(peerId, { binding, pc, stopForwarding });
         logger.log('info', 'pool', `connection to ${peerId} opened`);
       },
       startNegotiation: (_, { peerId }) => {
         connections.get(peerId)?.pc.createDataChannel(CONTROL_CHANNEL);
       },
-      closeConnection: ({ system }, { peerId }) => {
+      closeConnection: (_, { peerId }) => {
         const connection = connections.get(peerId);
         if (!connection) return;
         connection.stopForwarding();
         connection.pc.close();
         connections.delete(peerId);
-        unbindConnection(system, peerId);
+        stateLog?.forget(peerId);
         logger.log('info', 'pool', `connection to ${peerId} closed`);
       },
       closeSignalling: () => {
@@ -104,16 +108,23 @@ export function createPoolActor(options: PoolActorOptions): PoolActor {
     },
   });
 
+  const negotiation: PoolInput['negotiation'] = {
+    // The pool owns its connections: every negotiation child finds its own here.
+    lookup: (peerId) => connections.get(peerId)?.binding,
+  };
+  if (options.iceDisconnectedRestartMs !== undefined)
+    negotiation.iceDisconnectedRestartMs = options.iceDisconnectedRestartMs;
+  const inspect = inspection(options.inspect, stateLog?.inspect);
   const actor = createActor(machine, {
-    input:
-      options.iceDisconnectedRestartMs === undefined
-        ? {}
-        : { negotiation: { iceDisconnectedRestartMs: options.iceDisconnectedRestartMs } },
-    ...(options.inspect ? { inspect: options.inspect } : {}),
+    input: { negotiation },
+    ...(inspect ? { inspect } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  const subscription = options.signals.subscribe({
-    next: (event) => actor.send(event),
+  const subscription = options.messages.subscribe({
+    next: (message) => {
+      const signal = toPoolSignal(message);
+      if (signal) actor.send(signal);
+    },
     error: (error: unknown) => logger.log('error', 'signal', `signalling failed: ${String(error)}`),
     // The channel ended by itself: with no signalling there is no pool, so end cleanly rather than linger.
     complete: () => ending || actor.send({ type: 'signal.lost' }),
@@ -121,10 +132,9 @@ export function createPoolActor(options: PoolActorOptions): PoolActor {
   // However the actor ends (app.close, rtc:stop, stop(), a crash), nothing stays attached or open.
   const releaseAll = () => {
     subscription.unsubscribe();
-    for (const [peerId, connection] of connections) {
+    for (const connection of connections.values()) {
       connection.stopForwarding();
       connection.pc.close();
-      unbindConnection(actor.system, peerId);
     }
     connections.clear();
   };
@@ -136,4 +146,40 @@ export function createPoolActor(options: PoolActorOptions): PoolActor {
     },
   });
   return actor.start();
+}
+
+type Inspect = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+
+/** Both inspection observers, or the one given, or none. */
+function inspection(first: Inspect | undefined, second: Inspect | undefined): Inspect | undefined {
+  if (!first || !second) return first ?? second;
+  const call = (inspect: Inspect, event: InspectionEvent) =>
+    typeof inspect === 'function' ? inspect(event) : inspect.next?.(event);
+  return (event) => {
+    call(first, event);
+    call(second, event);
+  };
+}
+
+/**
+ * Logs each peer's negotiation state as it changes, at `debug`: what
+ * `createNegotiationActor` logs for one connection, for every connection of
+ * the pool. Only a pool given a logger pays for watching every snapshot.
+ */
+function negotiationStateLog(logger: Logger) {
+  const last = new Map<string, string>();
+  return {
+    inspect: (event: InspectionEvent) => {
+      if (event.type !== '@xstate.snapshot') return;
+      const snapshot = event.snapshot as { value?: unknown; machine?: { id?: string }; context?: { peerId?: unknown } };
+      const peerId = snapshot.context?.peerId;
+      if (snapshot.machine?.id !== 'negotiation' || typeof peerId !== 'string') return;
+      const state = JSON.stringify(snapshot.value);
+      if (last.get(peerId) === state) return;
+      last.set(peerId, state);
+      logger.log('debug', 'negotiation', `${peerId}: ${state}`);
+    },
+    /** The peer is gone: a later peer of the same id starts afresh. */
+    forget: (peerId: string) => last.delete(peerId),
+  };
 }

@@ -1,10 +1,12 @@
 import { Observable, Subject } from 'rxjs';
 import type { InspectionEvent, Observer } from 'xstate';
-import type { JsonValue, PoolSignalEvent } from '../machines/pool.js';
-import { type Logger, silentLogger } from './logger.js';
-import { type DataChannelLike, ManagedConnection, type MediaPeerConnection } from './managed-connection.js';
+import type { JsonValue } from '../machines/types.js';
+import { ManagedConnection, type MediaPeerConnection } from './managed-connection.js';
 import { createPoolActor, type PoolActor } from './pool-actor.js';
-import type { ClientMessage, ServerMessage, SignallingError } from './protocol/index.js';
+import { PoolError, type PoolEventData, PoolEvents } from './pool-events.js';
+import type { SignallingError } from './protocol/errors.js';
+import type { ClientMessage, ServerMessage } from './protocol/messages.js';
+import type { Logger } from './shared/logger.js';
 
 /** What the pool needs of a signalling channel (the `Signalling` class provides it). */
 export interface SignallingChannel {
@@ -35,91 +37,6 @@ export interface PoolOptions {
   iceDisconnectedRestartMs?: number;
 }
 
-/** Why the pool refused something; `error` events carry one. */
-export class PoolError extends Error {
-  override readonly name = 'PoolError';
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Every pool event, as one typed stream (`pool.events$`). */
-export type PoolEventData =
-  | { type: 'join'; id: string; pool: string }
-  | { type: 'peer'; connection: ManagedConnection }
-  | { type: 'close'; connection: ManagedConnection | null }
-  | { type: 'stop' }
-  | { type: 'reconnecting' }
-  | { type: 'reconnected' }
-  | { type: 'describe'; connection: ManagedConnection | null; id: string; description: JsonValue }
-  | { type: 'error'; error: PoolError | SignallingError };
-
-/** The `detail` of each pool event. */
-export interface PoolEventDetails {
-  join: { id: string; pool: string };
-  peer: { connection: ManagedConnection };
-  /** The connection that closed, or null when this endpoint closed. */
-  close: ManagedConnection | null;
-  stop: Record<string, never>;
-  /** The signalling connection was lost: peer connections carry on, signals are queued until it resumes. */
-  reconnecting: Record<string, never>;
-  /** The signalling session resumed: what was queued is sent, what the server held arrives. */
-  reconnected: Record<string, never>;
-  describe: { connection: ManagedConnection | null; id: string; description: JsonValue };
-  track: { connection: ManagedConnection; track: unknown; streams: unknown[] };
-  datachannel: { connection: ManagedConnection; channel: DataChannelLike };
-  error: { error: PoolError | SignallingError };
-}
-
-type Handler<K extends keyof PoolEventDetails> = ((event: CustomEvent<PoolEventDetails[K]>) => void) | null;
-const HANDLED = [
-  'join',
-  'peer',
-  'close',
-  'stop',
-  'reconnecting',
-  'reconnected',
-  'describe',
-  'track',
-  'datachannel',
-  'error',
-] as const;
-
-/**
- * The pool's `EventTarget`: `join`, `peer`, `close`, `stop`, `reconnecting`,
- * `reconnected`, `describe`, `track`, `datachannel`, `error`, each also
- * settable as `onjoin`, `onpeer`, ...
- */
-export class PoolEvents extends EventTarget {
-  readonly #handlers = new Map<string, ((event: CustomEvent) => void) | null>();
-  declare onjoin: Handler<'join'>;
-  declare onpeer: Handler<'peer'>;
-  declare onclose: Handler<'close'>;
-  declare onstop: Handler<'stop'>;
-  declare onreconnecting: Handler<'reconnecting'>;
-  declare onreconnected: Handler<'reconnected'>;
-  declare ondescribe: Handler<'describe'>;
-  declare ontrack: Handler<'track'>;
-  declare ondatachannel: Handler<'datachannel'>;
-  declare onerror: Handler<'error'>;
-
-  constructor() {
-    super();
-    for (const type of HANDLED) {
-      this.#handlers.set(type, null);
-      Object.defineProperty(this, `on${type}`, {
-        get: () => this.#handlers.get(type) ?? null,
-        set: (handler: unknown) =>
-          this.#handlers.set(type, typeof handler === 'function' ? (handler as (event: CustomEvent) => void) : null),
-      });
-      this.addEventListener(type, (event) => this.#handlers.get(type)?.call(this, event as CustomEvent));
-    }
-  }
-}
-
 /**
  * A pool of WebRTC connections: joins a named pool through a signalling
  * channel and keeps a negotiated connection to every other endpoint in it.
@@ -134,22 +51,18 @@ export class Pool {
   readonly #events$ = new Subject<PoolEventData>();
   readonly #actor: PoolActor;
   readonly #connections = new Map<string, ManagedConnection>();
-  #requestedPool: string | null = null;
 
   constructor(rtcConfiguration: object, signalling: SignallingChannel, options: PoolOptions = {}) {
     const PeerConnection =
       options.RTCPeerConnection ??
       (globalThis as { RTCPeerConnection?: new (configuration?: object) => MediaPeerConnection }).RTCPeerConnection;
     if (!PeerConnection) throw new TypeError('no RTCPeerConnection here: pass options.RTCPeerConnection');
-    const signals = new Observable<PoolSignalEvent>((subscriber) => {
-      const messages = signalling.messages.subscribe({
-        next: (message) => {
-          // rtc:resumed belongs to the signalling channel's session, not to the pool.
-          if (message.type !== 'rtc:resumed') subscriber.next(this.#toSignal(message));
-        },
-        complete: () => subscriber.complete(),
-      });
-      const errors = signalling.errors?.subscribe((error) => this.#dispatch({ type: 'error', error }));
+    // What the channel reports besides messages: refused frames and its own state. Watched while the pool lives.
+    const messages = new Observable<ServerMessage>((subscriber) => {
+      const forwarding = signalling.messages.subscribe(subscriber);
+      const errors = signalling.errors?.subscribe((error) =>
+        this.#dispatch({ type: 'error', error, connection: null }),
+      );
       let online = true;
       const state = signalling.state$?.subscribe((now) => {
         if (online === (now === 'online')) return;
@@ -157,20 +70,21 @@ export class Pool {
         this.#dispatch({ type: online ? 'reconnected' : 'reconnecting' });
       });
       return () => {
-        messages.unsubscribe();
+        forwarding.unsubscribe();
         errors?.unsubscribe();
         state?.unsubscribe();
       };
     });
     this.#actor = createPoolActor({
-      signals,
+      messages,
       // A closed channel throws on send; that must not crash the pool's machines.
       send: (message) => {
         try {
           signalling.send(message);
         } catch (cause) {
           const reason = cause instanceof Error ? cause.message : String(cause);
-          this.#dispatch({ type: 'error', error: new PoolError('signalling-closed', `not sent: ${reason}`) });
+          const error = new PoolError('signalling-closed', `not sent: ${reason}`);
+          this.#dispatch({ type: 'error', error, connection: null });
         }
       },
       closeSignalling: () => signalling.close(),
@@ -194,8 +108,10 @@ export class Pool {
         this.#connections.set(peerId, connection);
         return pc;
       },
-      logger: options.logger ?? silentLogger,
+      ...(options.logger ? { logger: options.logger } : {}),
       ...(options.inspect ? { inspect: options.inspect } : {}),
+      onNegotiationError: (peerId, error) =>
+        this.#dispatch({ type: 'error', error, connection: this.#connections.get(peerId) ?? null }),
       ...(options.iceDisconnectedRestartMs === undefined
         ? {}
         : { iceDisconnectedRestartMs: options.iceDisconnectedRestartMs }),
@@ -216,14 +132,14 @@ export class Pool {
       this.#dispatch({ type: 'describe', connection: this.#connections.get(id) ?? null, id, description }),
     );
     this.#actor.on('pool.problem', ({ problem, message }) =>
-      this.#dispatch({ type: 'error', error: new PoolError(problem, message) }),
+      this.#dispatch({ type: 'error', error: new PoolError(problem, message), connection: null }),
     );
     this.#actor.on('pool.stop', () => this.#dispatch({ type: 'stop' }));
     this.#actor.on('pool.closed', () => this.#dispatch({ type: 'close', connection: null }));
     this.#actor.on('pool.disconnected', () => {
       const reason = signalling.closeReason;
       const why = reason ? `${reason.code}: ${reason.message}` : 'the signalling channel closed';
-      this.#dispatch({ type: 'error', error: new PoolError('signalling-lost', why) });
+      this.#dispatch({ type: 'error', error: new PoolError('signalling-lost', why), connection: null });
       this.#dispatch({ type: 'close', connection: null });
     });
     this.#actor.subscribe({
@@ -297,7 +213,6 @@ export class Pool {
    */
   join(poolName: string): Promise<string> {
     if (!this.#actor.getSnapshot().matches('idle')) throw new PoolError('already-joined', 'this pool already joined');
-    this.#requestedPool = poolName;
     const joined = new Promise<string>((resolve, reject) => {
       const refused = this.#actor.on('pool.problem', ({ problem, message }) => {
         if (problem !== 'join-refused') return;
@@ -336,35 +251,6 @@ export class Pool {
     const { type, ...detail } = event;
     this.events.dispatchEvent(new CustomEvent(type, { detail: type === 'close' ? event.connection : detail }));
     this.#events$.next(event);
-  }
-
-  #toSignal(message: Exclude<ServerMessage, { type: 'rtc:resumed' }>): PoolSignalEvent {
-    switch (message.type) {
-      case 'rtc:joined':
-        return {
-          type: 'signal.joined',
-          clientId: message.data.client_id,
-          pool: message.data.pool ?? this.#requestedPool ?? '',
-          peers: message.data.peers,
-          descriptions: message.data.descriptions,
-        };
-      case 'rtc:peer':
-        return { type: 'signal.peer', id: message.data.id };
-      case 'rtc:sdp':
-        return { type: 'signal.sdp', peer: message.data.peer, description: message.data.description };
-      case 'rtc:candidate':
-        return { type: 'signal.candidate', from: message.data.from, candidate: message.data.candidate };
-      case 'rtc:close':
-        return { type: 'signal.close', id: message.data.id };
-      case 'rtc:stop':
-        return { type: 'signal.stop' };
-      case 'rtc:describe':
-        return { type: 'signal.describe', id: message.data.id, description: message.data.description };
-      case 'rtc:error':
-        return message.data.reason === undefined
-          ? { type: 'signal.error', message: message.data.message }
-          : { type: 'signal.error', message: message.data.message, reason: message.data.reason };
-    }
   }
 
   /** @internal for tests and the inspector */

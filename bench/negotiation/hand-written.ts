@@ -14,12 +14,8 @@
  * specification, so `isSettingRemoteAnswerPending` keeps its meaning.
  */
 import type { OutgoingSignal } from '../../src/negotiation.js';
-import {
-  candidateFitsDescription,
-  type PeerConnectionLike,
-  toIceCandidate,
-  toSessionDescription,
-} from '../../src/peer-connection.js';
+import { type PeerConnectionLike, toIceCandidate, toSessionDescription } from '../../src/peer-connection.js';
+import { candidateFitsDescription } from '../../src/sdp.js';
 import type { IceCandidate, SessionDescription } from '../../src/types.js';
 
 export interface HandWrittenNegotiatorOptions {

@@ -1,3 +1,5 @@
+import { RtcpoolError } from '../shared/errors.js';
+
 /** Stable codes for everything a frame can get wrong. */
 export type SignallingErrorCode =
   /** Not JSON, not a `{ type, data }` object, or `data` is not an object. */
@@ -22,7 +24,7 @@ export type SignallingErrorCode =
  * const result = parseServerFrame(event.data);
  * if (!result.ok) logger.log('warn', 'signal', result.error.message, { code: result.error.code });
  */
-export class SignallingError extends Error {
+export class SignallingError extends RtcpoolError {
   override readonly name = 'SignallingError';
   readonly code: SignallingErrorCode;
   /** The offending field as a path such as `data.description.sdp`, for `invalid-field`. */

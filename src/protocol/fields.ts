@@ -4,8 +4,7 @@
  * copy what they accept into fresh objects (so unknown fields fall away), and
  * throw {@link InvalidField}, which the parsers turn into a `SignallingError`.
  */
-import type { IceCandidate, SessionDescription } from '../types.js';
-import { type JsonValue, PROTOCOL_LIMITS as limits } from './messages.js';
+import { type IceCandidate, type JsonValue, PROTOCOL_LIMITS as limits, type SessionDescription } from './messages.js';
 
 export type Fields = Record<string, unknown>;
 

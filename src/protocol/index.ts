@@ -12,6 +12,7 @@ export {
   type ClientMessageOf,
   candidateMessage,
   encodeFrame,
+  type IceCandidate,
   JOIN_REFUSALS,
   type JoinedData,
   type JoinRefusal,
@@ -28,9 +29,12 @@ export {
   type ServerEventType,
   type ServerMessage,
   type ServerMessageOf,
+  type SessionDescription,
   sdpMessage,
 } from './messages.js';
 export {
+  type DecodedFrame,
+  decodeFrame,
   type ParseOptions,
   type ParseResult,
   parseClientEvent,

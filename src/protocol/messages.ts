@@ -1,5 +1,3 @@
-import type { IceCandidate, SessionDescription } from '../types.js';
-
 /** Events a server sends, by their version 2 names: what {@link parseServerFrame} yields. */
 export const SERVER_EVENTS = [
   'rtc:joined',
@@ -64,6 +62,23 @@ export const PROTOCOL_LIMITS = {
 
 /** What `JSON.parse` can produce. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * An SDP offer or answer as it travels: what `RTCSessionDescription.toJSON()`
+ * produces for an offer or an answer.
+ */
+export interface SessionDescription {
+  type: 'offer' | 'answer';
+  sdp: string;
+}
+
+/** A trickled ICE candidate as it travels: what `RTCIceCandidate.toJSON()` produces. */
+export interface IceCandidate {
+  candidate: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+  usernameFragment?: string | null;
+}
 
 /** `rtc:joined`: this endpoint is in the pool. */
 export interface JoinedData {

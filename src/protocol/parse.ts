@@ -207,13 +207,31 @@ function decode(raw: unknown, max: number): unknown {
     text = raw;
   } else if (raw instanceof ArrayBuffer || ArrayBuffer.isView(raw)) {
     if (raw.byteLength > max) throw new SignallingError('frame-too-large', `frame larger than ${max} bytes`);
-    text = utf8.decode(raw);
+    try {
+      text = utf8.decode(raw);
+    } catch (cause) {
+      throw new SignallingError('malformed-frame', 'frame is not UTF-8 text', { cause });
+    }
   } else return raw;
   try {
     return JSON.parse(text);
   } catch (cause) {
     throw new SignallingError('malformed-frame', 'frame is not JSON', { cause });
   }
+}
+
+/** A raw frame's event name and data, read but not yet validated. */
+export interface DecodedFrame {
+  type: string;
+  data: unknown;
+}
+
+function readEnvelope(raw: unknown, options: ParseOptions | undefined): DecodedFrame {
+  const frame = decode(raw, options?.maxFrameBytes ?? limits.maxFrameBytes);
+  if (!isFields(frame)) throw new SignallingError('malformed-frame', 'frame must be an object { type, data }');
+  const type = own(frame, 'type');
+  if (typeof type !== 'string') throw new SignallingError('malformed-frame', 'frame "type" must be a string');
+  return { type, data: own(frame, 'data') };
 }
 
 function readEvent<T>(parsers: EventParsers<T>, type: unknown, data: unknown): T {
@@ -232,9 +250,8 @@ function readEvent<T>(parsers: EventParsers<T>, type: unknown, data: unknown): T
 }
 
 function readFrame<T>(parsers: EventParsers<T>, raw: unknown, options: ParseOptions | undefined): T {
-  const frame = decode(raw, options?.maxFrameBytes ?? limits.maxFrameBytes);
-  if (!isFields(frame)) throw new SignallingError('malformed-frame', 'frame must be an object { type, data }');
-  return readEvent(parsers, own(frame, 'type'), own(frame, 'data'));
+  const { type, data } = readEnvelope(raw, options);
+  return readEvent(parsers, type, data);
 }
 
 /** Runs a reader; whatever it throws (even a hostile getter's error) becomes a `SignallingError`. */
@@ -246,6 +263,22 @@ function settle<T>(read: () => T): ParseResult<T> {
       cause instanceof SignallingError ? cause : new SignallingError('malformed-frame', 'unreadable frame', { cause });
     return { ok: false, error };
   }
+}
+
+/**
+ * Reads a raw frame (a JSON text, its UTF-8 bytes, or an already-parsed
+ * object) into its event name and data, with the size rules every parser
+ * applies, without validating the event: the one frame decoder of both the
+ * client's transports and the server. A transport that hands events on
+ * separately (socket.io) validates them with {@link parseServerEvent} or
+ * {@link parseClientEvent}.
+ *
+ * @example
+ * const frame = decodeFrame(event.data);
+ * if (frame.ok) transceiver.receive(frame.message.type, frame.message.data);
+ */
+export function decodeFrame(raw: unknown, options?: ParseOptions): ParseResult<DecodedFrame> {
+  return settle(() => readEnvelope(raw, options));
 }
 
 /**

@@ -3,6 +3,8 @@
  * transport (WebSocket and socket.io built in), and {@link Signalling}, which
  * parses what a transceiver receives into typed protocol messages.
  */
+
+export { SignallingClosedError } from './errors.js';
 export {
   Signalling,
   type SignallingCloseReason,
@@ -12,7 +14,7 @@ export {
   signalling,
 } from './signalling.js';
 export { type SocketIoLike, SocketIoTransceiver } from './socketio.js';
-export { Transceiver, transceiver } from './transceiver.js';
+export { type ReceivedFrame, Transceiver, type TransportEvent, transceiver } from './transceiver.js';
 export {
   type ReconnectOptions,
   type WebSocketLike,

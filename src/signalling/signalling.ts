@@ -1,10 +1,11 @@
 import { Observable, Subject } from 'rxjs';
-import type { Logger } from '../logger.js';
 import { SignallingError } from '../protocol/errors.js';
 import { type ClientMessage, RESUME_REFUSED, resumeMessage, type ServerMessage } from '../protocol/messages.js';
 import { parseServerEvent } from '../protocol/parse.js';
+import type { Logger } from '../shared/logger.js';
+import { SignallingClosedError } from './errors.js';
 import { type SocketIoLike, SocketIoTransceiver } from './socketio.js';
-import type { Transceiver } from './transceiver.js';
+import type { ReceivedFrame, Transceiver, TransportEvent } from './transceiver.js';
 import { type WebSocketLike, WebSocketTransceiver, type WebSocketTransceiverOptions } from './websocket.js';
 
 type Data<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>['data'];
@@ -156,7 +157,7 @@ export class Signalling extends EventTarget {
   readonly #logger: Logger | undefined;
   #state: SignallingState = 'online';
   readonly #states = new Subject<SignallingState>();
-  readonly #untap: () => void;
+  readonly #unlisten: () => void;
   readonly #maxOutbox: number;
   #closed = false;
   /** The session to resume, from `rtc:joined`. */
@@ -186,7 +187,13 @@ export class Signalling extends EventTarget {
     this.transceiver = transceiver;
     this.#logger = options.logger;
     this.#maxOutbox = options.maxOutbox ?? 1000;
-    this.#untap = transceiver.onAny((event) => this.#hear(event));
+    // Two paths: what the server sent, and what the transport says of itself. No frame reaches the second.
+    const offFrames = transceiver.onFrame((frame) => this.#frame(frame));
+    const offTransport = transceiver.onTransport((event) => this.#transport(event));
+    this.#unlisten = () => {
+      offFrames();
+      offTransport();
+    };
     if (transceiver.closed) this.#end();
   }
 
@@ -209,12 +216,12 @@ export class Signalling extends EventTarget {
    * Sends one message to the server; while `offline`, queues it to send once
    * the session resumes.
    *
-   * @throws Error once the channel is closed (a lost message must not pass unnoticed).
+   * @throws SignallingClosedError once the channel is closed (a lost message must not pass unnoticed).
    * @example
    * signalling.send(sdpMessage(peerId, pc.localDescription.toJSON()));
    */
   send(message: ClientMessage): void {
-    if (this.#closed) throw new Error(`Signalling: closed, ${message.type} not sent`);
+    if (this.#closed) throw new SignallingClosedError(`Signalling: closed, ${message.type} not sent`);
     this.#logger?.log('debug', 'signal', `send ${message.type}`);
     if (this.#session && this.#outbox.push(message) > this.#maxOutbox) {
       this.#outbox.shift();
@@ -234,15 +241,15 @@ export class Signalling extends EventTarget {
     this.transceiver.send(message.type, message.data);
   }
 
-  #hear(event: Event): void {
+  #transport(event: TransportEvent): void {
     const session = this.#session;
-    if (event.type === 'close') this.#giveUp('connection-lost', 'the connection closed');
-    else if (event.type === 'offline') this.#offline();
-    else if (event.type === 'online') {
+    if (event === 'closed') this.#giveUp('connection-lost', 'the connection closed');
+    else if (event === 'offline') this.#offline();
+    else if (event === 'online') {
       // The new connection's first frame; everything else waits for `rtc:resumed`.
       if (session) this.#transmit(resumeMessage(session.id, session.token, this.#received));
       this.#resuming = true;
-    } else this.#frame(event.type, event instanceof CustomEvent ? event.detail : undefined);
+    }
   }
 
   /**
@@ -250,18 +257,11 @@ export class Signalling extends EventTarget {
    * protocol's counting rule), but `rtc:joined`, `rtc:resumed` and whatever
    * comes before `rtc:resumed` on a new connection (the server sends that first).
    */
-  #frame(type: string, detail: unknown): void {
+  #frame(frame: ReceivedFrame): void {
     const result =
-      type !== 'error'
-        ? parseServerEvent(type, detail)
-        : {
-            ok: false as const,
-            // The detail stays out of the message: a hostile toString must not throw out of the transport's listener.
-            error:
-              detail instanceof SignallingError
-                ? detail
-                : new SignallingError('malformed-frame', 'the transceiver reported an error', { cause: detail }),
-          };
+      frame instanceof SignallingError
+        ? { ok: false as const, error: frame }
+        : parseServerEvent(frame.type, frame.data);
     const message = result.ok ? result.message : undefined;
     if (message?.type === 'rtc:resumed') {
       if (this.#resuming) this.#resumed(message.data.received);
@@ -351,7 +351,7 @@ export class Signalling extends EventTarget {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#expiry);
-    this.#untap();
+    this.#unlisten();
     this.#logger?.log('info', 'signal', 'signalling closed');
     this.#messages.complete();
     this.#errors.complete();

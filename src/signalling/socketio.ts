@@ -1,4 +1,5 @@
 import { LEGACY_SERVER_EVENTS, SERVER_EVENTS } from '../protocol/messages.js';
+import { SignallingClosedError } from './errors.js';
 import { Transceiver } from './transceiver.js';
 
 type Listener = (data: unknown) => void;
@@ -31,8 +32,8 @@ const known: readonly string[] = [...SERVER_EVENTS, ...LEGACY_SERVER_EVENTS];
  * socket.io reconnects by itself. A `disconnect` that it will not repair
  * (`io client disconnect`, `io server disconnect`, or a Manager made with
  * `reconnection: false`) closes the transceiver, and {@link send} throws after
- * that. Any other (`transport close`, `ping timeout`, ...) is an `offline`
- * event, and the next `connect` an `online` one: {@link Signalling} then
+ * that. Any other (`transport close`, `ping timeout`, ...) is reported
+ * `offline`, and the next `connect` `online`: {@link Signalling} then
  * resumes its session. Events that socket.io buffered to emit on reconnection
  * are dropped on `offline`: Signalling sends again whatever the server
  * missed, and would otherwise find them sent twice.
@@ -52,23 +53,18 @@ export class SocketIoTransceiver extends Transceiver {
     super();
     this.#socket = socket;
     for (const type of known) this.#listen(type, (data) => this.receive(type, data));
-    let down = false;
     this.#listen('disconnect', (reason) => {
       if (reason === 'io client disconnect' || reason === 'io server disconnect' || socket.io?.reconnection() === false)
         return this.close();
       if (socket.sendBuffer) socket.sendBuffer.length = 0;
-      down = true;
-      this.dispatchEvent(new Event('offline'));
+      this.disconnected();
     });
-    this.#listen('connect', () => {
-      if (down) this.dispatchEvent(new Event('online'));
-      down = false;
-    });
+    this.#listen('connect', () => this.connected());
     socket.onAny?.(this.#unknown);
   }
 
   override send(type: string, data: unknown): void {
-    if (this.closed) throw new Error(`SocketIoTransceiver: closed, ${type} not sent`);
+    if (this.closed) throw new SignallingClosedError(`SocketIoTransceiver: closed, ${type} not sent`);
     this.#socket.emit(type, data);
   }
 

@@ -1,5 +1,7 @@
 import { SignallingError } from '../protocol/errors.js';
 import { PROTOCOL_LIMITS } from '../protocol/messages.js';
+import { decodeFrame } from '../protocol/parse.js';
+import { SignallingClosedError } from './errors.js';
 import { Transceiver } from './transceiver.js';
 
 /**
@@ -33,7 +35,7 @@ export interface ReconnectOptions {
 }
 
 export interface WebSocketTransceiverOptions {
-  /** Largest text frame accepted, in UTF-8 bytes (default 64 KiB); a larger one is an `error` event. */
+  /** Largest frame accepted, in UTF-8 bytes (default 64 KiB, as the server's); a larger one is an `error` event. */
   maxFrameBytes?: number;
   /**
    * With a socket factory or a URL: how to reconnect after a connection is
@@ -47,27 +49,6 @@ const OPEN = 1;
 /** Close codes that say the connection broke rather than that a side ended it: worth a new connection. */
 const BROKEN = [1006, 1011, 1012, 1013, 1014];
 
-const malformed = (message: string, cause?: unknown) =>
-  new SignallingError('malformed-frame', message, cause === undefined ? undefined : { cause });
-
-/** A text frame's `type` and `data`, not yet validated (Signalling does that), or why there are none. */
-function decode(text: unknown, max: number): { type: string; data: unknown } | SignallingError {
-  if (typeof text !== 'string') return malformed('binary frame: signalling frames are JSON text');
-  // At most 3 UTF-8 bytes per UTF-16 unit: only a long frame is ever encoded to be measured.
-  if (text.length > max || (text.length * 3 > max && new TextEncoder().encode(text).length > max)) {
-    return new SignallingError('frame-too-large', `frame larger than ${max} bytes`);
-  }
-  let frame: { type?: unknown; data?: unknown } | null;
-  try {
-    frame = JSON.parse(text);
-  } catch (cause) {
-    return malformed('frame is not JSON', cause);
-  }
-  return typeof frame?.type === 'string'
-    ? { type: frame.type, data: frame.data }
-    : malformed('frame must be an object { type, data }');
-}
-
 /**
  * Signalling over a WebSocket in JSON text frames `{"type": ..., "data": {...}}`.
  *
@@ -76,21 +57,22 @@ function decode(text: unknown, max: number): { type: string; data: unknown } | S
  * - Sent after the channel closed: {@link send} throws. A lost offer or
  *   candidate wedges a negotiation with no trace, so it is refused loudly;
  *   stop sending when `closed` turns true (`Signalling.messages` completes).
- * - A frame that is binary, larger than `maxFrameBytes`, not JSON or not an
- *   object with a string `type`: an `error` event (detail: `SignallingError`),
- *   and the next frame is read as usual. Nothing is thrown from the socket's
- *   listeners.
+ * - Text frames are read by the protocol's one frame decoder, with the
+ *   server's size rules. A binary frame, a frame larger than
+ *   `maxFrameBytes`, not JSON or not an object with a string `type` is an
+ *   `error` event (detail: `SignallingError`), and the next frame is read as
+ *   usual. Nothing is thrown from the socket's listeners.
  * - Given one socket: that socket closing or failing, from either side, is a
  *   `close` event.
  * - Given a factory `() => WebSocketLike` or a URL (opened with the global
  *   `WebSocket`: browsers, Node 22+; in Node 20 pass `() => new WebSocket(url)`
  *   from `ws`): a connection that breaks
- *   (close code 1006, 1011-1014, or a socket error) is an `offline` event,
+ *   (close code 1006, 1011-1014, or a socket error) is reported `offline`,
  *   then new sockets are made with backoff ({@link ReconnectOptions}); the
- *   first that opens is an `online` event. A socket that fails before it ever
+ *   first that opens is reported `online`. A socket that fails before it ever
  *   opened is retried silently. Only {@link close}, a deliberate close by the
  *   server (1000, 1001, 4xxx, ...) or `maxAttempts` failures in a row
- *   dispatch `close`. {@link Signalling} resumes its session on `online`.
+ *   report `closed`. {@link Signalling} resumes its session on `online`.
  *
  * @example
  * const signalling = new Signalling(new WebSocketTransceiver(() => new WebSocket('wss://example.org/rtc')));
@@ -103,8 +85,6 @@ export class WebSocketTransceiver extends Transceiver {
   #socket: WebSocketLike | undefined;
   /** Frames waiting for a socket to open; undefined while one is open. */
   #queue: string[] | undefined;
-  /** `offline` was dispatched and `online` was not yet. */
-  #down = false;
   /** Failed attempts in a row. */
   #attempts = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -136,7 +116,7 @@ export class WebSocketTransceiver extends Transceiver {
   override send(type: string, data: unknown): void {
     const socket = this.#socket;
     if (this.closed || (!this.#connect && !this.#queue && (socket?.readyState ?? 3) > OPEN))
-      throw new Error(`WebSocketTransceiver: closed, ${type} not sent`);
+      throw new SignallingClosedError(`WebSocketTransceiver: closed, ${type} not sent`);
     const frame = JSON.stringify({ type, data });
     // Queued until our 'open' listener flushes, even if the socket is already open (another
     // 'open' listener may send before ours runs): so nothing overtakes what was queued.
@@ -171,10 +151,7 @@ export class WebSocketTransceiver extends Transceiver {
       this.#queue = undefined;
       this.#attempts = 0;
       for (const frame of queue) socket.send(frame);
-      if (this.#down) {
-        this.#down = false;
-        this.dispatchEvent(new Event('online'));
-      }
+      this.connected();
     });
     socket.addEventListener('message', ({ data }) => {
       if (current()) this.#read(data);
@@ -197,8 +174,7 @@ export class WebSocketTransceiver extends Transceiver {
     // A socket that never opened is retried without a word: nothing was lost yet.
     if (!this.#queue) {
       this.#queue = [];
-      this.#down = true;
-      this.dispatchEvent(new Event('offline'));
+      this.disconnected();
       if (this.closed) return; // an `offline` listener gave up
     }
     // Full jitter: a random delay up to the bound, so that clients cut together do not all come back together.
@@ -210,8 +186,13 @@ export class WebSocketTransceiver extends Transceiver {
   }
 
   #read(data: unknown): void {
-    const frame = decode(data, this.#maxFrameBytes);
-    if (frame instanceof SignallingError) this.reject(frame);
-    else this.receive(frame.type, frame.data);
+    // The server speaks text; a browser would hand bytes over as a Blob that cannot be read synchronously anyway.
+    if (typeof data !== 'string') {
+      this.reject(new SignallingError('malformed-frame', 'binary frame: signalling frames are JSON text'));
+      return;
+    }
+    const frame = decodeFrame(data, { maxFrameBytes: this.#maxFrameBytes });
+    if (frame.ok) this.receive(frame.message.type, frame.message.data);
+    else this.reject(frame.error);
   }
 }

@@ -50,8 +50,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
-import type { NegotiationError } from '../../src/errors.js';
-import { Pool, PoolError, type PoolEventData } from '../../src/pool.js';
+import { NegotiationError } from '../../machines/errors.js';
+import { Pool } from '../../src/pool.js';
+import { PoolError, type PoolEventData, type PoolEventError } from '../../src/pool-events.js';
 import {
   JOIN_REFUSALS,
   type JsonValue,
@@ -483,7 +484,7 @@ const STOP_FRAMES = [
 const stats = new Map<string, number>();
 const count = (key: string) => stats.set(key, (stats.get(key) ?? 0) + 1);
 
-function expectOneError(produced: PoolEventData[], check: (error: PoolError | SignallingError) => void): void {
+function expectOneError(produced: PoolEventData[], check: (error: PoolEventError) => void): void {
   expect(
     produced.map((event) => event.type),
     show(produced),
@@ -712,11 +713,22 @@ async function run(scenario: Scenario): Promise<void> {
       expect(snapshot.status).toBe('active');
       const expected = endpoints.filter((e) => e !== endpoint && !(model.stopped && e === fuzzed)).map((e) => e.id);
       expect(snapshot.context.peers, `${endpoint.id}: members`).toEqual(expected);
+      const excused = (peerId: string) => peerId === fuzzed.id && model.touched.has(endpoint.id);
       expect(
-        endpoint.events.filter(({ event }) => event.type === 'error').map(({ event }) => event),
+        endpoint.events
+          .filter(({ event }) => event.type === 'error')
+          .map(({ event }) => event)
+          .filter(
+            (event) =>
+              !(
+                event.type === 'error' &&
+                event.error instanceof NegotiationError &&
+                event.connection &&
+                excused(event.connection.id)
+              ),
+          ),
         `${endpoint.id}: errors`,
       ).toEqual([]);
-      const excused = (peerId: string) => peerId === fuzzed.id && model.touched.has(endpoint.id);
       expect(
         endpoint.negotiationErrors.filter(({ peerId }) => !excused(peerId)).map(({ error }) => error.message),
         `${endpoint.id}: negotiation errors`,
@@ -728,11 +740,23 @@ async function run(scenario: Scenario): Promise<void> {
     const late = fuzzed.events.filter(({ at, event }) => at === -1 && event.type === 'error');
     const forgotReal = [...model.touched].some((id) => endpoints.some((e) => e.id === id));
     for (const { event } of late) {
+      if (event.type === 'error' && event.error instanceof NegotiationError) continue; // checked just below
       expect(forgotReal && event.type === 'error' && event.error.code).toBe('unknown-peer');
     }
     for (const { error } of fuzzed.negotiationErrors) {
       expect(ALLOWED_FUZZED_NEGOTIATION_ERRORS).toContain(error.code);
       count(`negotiation:${error.code}`);
+    }
+    // Every error a negotiation child reported reached the application, as an `error` event naming the connection.
+    for (const endpoint of endpoints) {
+      const reported = endpoint.events.flatMap(({ event }) =>
+        event.type === 'error' && event.error instanceof NegotiationError
+          ? [`${event.connection?.id}: ${event.error.code}`]
+          : [],
+      );
+      expect(reported, `${endpoint.id}: negotiation errors as pool events`).toEqual(
+        endpoint.negotiationErrors.map(({ peerId, error }) => `${peerId}: ${error.code}`),
+      );
     }
 
     if (model.stopped) {

@@ -22,7 +22,7 @@ function endpoint(hub: MemoryHub): Endpoint {
   const connections = new Map<string, SimulatedPeerConnection>();
   const emitted: PoolEmitted[] = [];
   const actor = createPoolActor({
-    signals: client.signals,
+    messages: client.messages,
     send: client.send,
     closeSignalling: client.leave,
     createPeerConnection: (peerId) => {
@@ -174,7 +174,7 @@ describe('iceDisconnectedRestartMs reaches every negotiation child', () => {
       const client = hub.connect();
       const connections = new Map<string, SimulatedPeerConnection>();
       const actor = createPoolActor({
-        signals: client.signals,
+        messages: client.messages,
         send: client.send,
         closeSignalling: client.leave,
         createPeerConnection: (peerId) => {

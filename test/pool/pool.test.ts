@@ -1,8 +1,11 @@
 import { firstValueFrom, Subject, toArray } from 'rxjs';
 import { afterEach, describe, expect, test } from 'vitest';
+import { NegotiationError } from '../../machines/errors.js';
 import type { ManagedConnection } from '../../src/managed-connection.js';
-import { Pool, PoolError, type PoolEventData } from '../../src/pool.js';
+import { Pool } from '../../src/pool.js';
+import { PoolError, type PoolEventData } from '../../src/pool-events.js';
 import type { ClientMessage, ServerMessage } from '../../src/protocol/index.js';
+import { RtcpoolError } from '../../src/shared/errors.js';
 import { hubSignalling } from '../support/hub-signalling.js';
 import { MemoryHub } from '../support/memory-hub.js';
 import { SimulatedPeerConnection } from '../support/simulated-peer-connection.js';
@@ -24,6 +27,55 @@ function pool(hub: MemoryHub): Pool & { seen: PoolEventData[] } {
 }
 
 describe('Pool', () => {
+  test('a negotiation error reaches the application: an error event naming the connection, and a warn line', async () => {
+    // The peer's connection refuses every remote description, as a stack does with SDP it cannot accept.
+    class Refusing extends SimulatedPeerConnection {
+      override setRemoteDescription(): Promise<void> {
+        return Promise.reject(new DOMException('Failed to parse SessionDescription', 'OperationError'));
+      }
+    }
+    const messages = new Subject<ServerMessage>();
+    const logged: Array<{ level: string; area: string; message: string }> = [];
+    const refusing = new Pool(
+      { iceServers: [] },
+      { messages, send: () => undefined, close: () => messages.complete() },
+      {
+        RTCPeerConnection: Refusing as never,
+        logger: { log: (level, area, message) => logged.push({ level, area, message }) },
+      },
+    );
+    pools.push(refusing);
+    const errors: PoolEventData[] = [];
+    refusing.events$.subscribe((event) => event.type === 'error' && errors.push(event));
+    const listened: Event[] = [];
+    refusing.events.addEventListener('error', (event) => listened.push(event));
+
+    const joined = refusing.join('room');
+    messages.next({ type: 'rtc:joined', data: { client_id: 'me', peers: ['ada'], descriptions: {}, pool: 'room' } });
+    await joined;
+    messages.next({ type: 'rtc:sdp', data: { peer: 'ada', description: { type: 'offer', sdp: 'v=0\r\n' } } });
+    await until(() => errors.length > 0, 'the error event');
+
+    const [event] = errors;
+    expect(event?.type === 'error' && event.connection).toBe(refusing.getConnection('ada'));
+    expect(event?.type === 'error' && event.error).toBeInstanceOf(NegotiationError);
+    expect(event?.type === 'error' && event.error).toBeInstanceOf(RtcpoolError);
+    expect(event?.type === 'error' && event.error.code).toBe('remote-offer-rejected');
+    expect(listened).toHaveLength(1);
+    expect(logged).toContainEqual({
+      level: 'warn',
+      area: 'negotiation',
+      message: expect.stringContaining('remote-offer-rejected'),
+    });
+    // The machine recovered: the connection is still there, ready for the next offer.
+    await until(
+      () => JSON.stringify(refusing.getConnection('ada')?.negotiationState) === '{"stable":"idle"}',
+      'stable',
+    );
+    // And each state it went through was logged at debug, with the peer's id.
+    expect(logged.filter(({ level, message }) => level === 'debug' && message.startsWith('ada: '))).not.toEqual([]);
+  });
+
   test('a refused join rejects with join-refused and leaves the pool idle to join again', async () => {
     const messages = new Subject<ServerMessage>();
     const sent: ClientMessage[] = [];

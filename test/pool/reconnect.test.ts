@@ -4,8 +4,9 @@
  * connection untouched and what the pool sent meanwhile delivered after the
  * resume; or not resumed, and the pool ends cleanly, saying why.
  */
-import { afterEach, describe, expect, test } from 'vitest';
-import { Pool, PoolError, type PoolEventData } from '../../src/pool.js';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { Pool } from '../../src/pool.js';
+import { PoolError, type PoolEventData } from '../../src/pool-events.js';
 import { Signalling, Transceiver } from '../../src/signalling/index.js';
 import { SimulatedPeerConnection } from '../support/simulated-peer-connection.js';
 import { until } from '../support/wait.js';
@@ -31,12 +32,12 @@ class ScriptedTransceiver extends Transceiver {
 
   drop(): void {
     this.up = false;
-    this.dispatchEvent(new Event('offline'));
+    this.disconnected();
   }
 
   restore(): void {
     this.up = true;
-    this.dispatchEvent(new Event('online'));
+    this.connected();
   }
 
   types(from = 0): string[] {
@@ -138,7 +139,7 @@ describe('Pool during a signalling outage', () => {
     transceiver.restore();
     transceiver.deliver('rtc:error', { message: 'no such session', reason: 'resume-refused' });
     const [error, close] = seen.slice(-2);
-    expect(error).toEqual({ type: 'error', error: expect.any(PoolError) });
+    expect(error).toEqual({ type: 'error', error: expect.any(PoolError), connection: null });
     expect(error?.type === 'error' && error.error).toMatchObject({
       code: 'signalling-lost',
       message: expect.stringMatching(/^resume-refused: .*no such session/),
@@ -172,5 +173,30 @@ describe('Pool during a signalling outage', () => {
     ]);
     expect(signalling.closed).toBe(true);
     expect(signalling.closeReason).toBeUndefined();
+  });
+
+  test("server frames named like the transport's own states change nothing: no reconnecting, no resume, no end", async () => {
+    const { transceiver, signalling, pool, seen } = await joinedPool();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const before = seen.length;
+      // Whatever a server (or a relay of client-chosen names) sends, by either path a transceiver has for server events.
+      for (const name of ['offline', 'online', 'open', 'close', 'closed']) {
+        transceiver.deliver(name, {});
+        transceiver.dispatchEvent(new CustomEvent(name, { detail: {} }));
+      }
+      const reported = seen.slice(before);
+      expect(reported.map(({ type }) => type)).toEqual(Array(10).fill('error'));
+      expect(reported.every((event) => event.type === 'error' && event.error.code === 'unknown-event')).toBe(true);
+      expect(signalling.state).toBe('online');
+      expect(transceiver.types().filter((type) => type === 'rtc:resume')).toEqual([]);
+      // Past any resume window: the pool is still joined, its channel and connection open.
+      vi.advanceTimersByTime(120_000);
+      expect(pool.actor.getSnapshot().value).toBe('joined');
+      expect(signalling.closed).toBe(false);
+      expect(pool.getConnection('ada')).toBeDefined();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

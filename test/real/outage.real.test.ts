@@ -10,7 +10,7 @@ import wrtc from '@roamhq/wrtc';
 import { afterEach, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import type { MediaPeerConnection } from '../../src/managed-connection.js';
-import { PoolError, type PoolEventData } from '../../src/pool.js';
+import { PoolError, type PoolEventData } from '../../src/pool-events.js';
 import { Signalling } from '../../src/signalling/index.js';
 import { type ChannelLike, collectMessages } from '../support/real-stacks.js';
 import { serverHarness } from '../support/server-client.js';

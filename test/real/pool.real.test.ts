@@ -3,8 +3,8 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { RTCPeerConnection as WeriftPeerConnection } from 'werift';
 import type { MediaPeerConnection } from '../../src/managed-connection.js';
 import { type ManagedStream, media } from '../../src/media.js';
-import { Pool, type PoolError } from '../../src/pool.js';
-import type { SignallingError } from '../../src/protocol/index.js';
+import { Pool } from '../../src/pool.js';
+import type { PoolEventError } from '../../src/pool-events.js';
 import {
   AudioProbe,
   GeneratedMedia,
@@ -51,7 +51,7 @@ interface Member {
   incoming: Array<{ from: string; channel: ChannelLike }>;
   /** The pool's `track` events. */
   tracks: Array<{ from: string; track: { kind: string }; streams: Array<{ id: string }> }>;
-  errors: Array<PoolError | SignallingError>;
+  errors: PoolEventError[];
 }
 
 /**

@@ -26,10 +26,10 @@ const joined = (resume?: { token: string; window_ms: number }) =>
 const grant = { token: 'secret-token', window_ms: 10_000 };
 const sdp = (n: number) => sdpMessage('ada', { type: 'offer', sdp: `v=${n}\r\n` });
 
-/** Events a transceiver dispatched, by type. */
+/** What a transceiver reported on its control channel, in order. */
 function transceiverEvents(transceiver: WebSocketTransceiver): string[] {
   const seen: string[] = [];
-  transceiver.onAny((event) => seen.push(event.type));
+  transceiver.onTransport((event) => seen.push(event));
   return seen;
 }
 
@@ -49,7 +49,7 @@ describe('WebSocketTransceiver from a factory: reconnecting', () => {
     const seen = transceiverEvents(transceiver);
     last().open();
     last().drop('close', 1006);
-    expect(seen).toEqual(['offline']);
+    expect(seen).toEqual(['open', 'offline']);
     const delays: number[] = [];
     for (let attempt = 0; attempt < 7; attempt++) {
       const before = made.length;
@@ -60,7 +60,7 @@ describe('WebSocketTransceiver from a factory: reconnecting', () => {
       last().drop('close', 1006); // the new socket fails before it opens
     }
     expect(delays).toEqual([250, 500, 1000, 2000, 4000, 5000, 5000]);
-    expect(seen).toEqual(['offline', 'close']); // failures before open are silent; then it gives up
+    expect(seen).toEqual(['open', 'offline', 'closed']); // failures before open are silent; then it gives up
     expect(transceiver.closed).toBe(true);
     vi.advanceTimersByTime(60_000);
     expect(made).toHaveLength(8);
@@ -95,13 +95,13 @@ describe('WebSocketTransceiver from a factory: reconnecting', () => {
     last().drop('close', 1006);
     vi.advanceTimersByTime(500);
     last().open();
-    expect(seen).toEqual(['offline', 'online']);
+    expect(seen).toEqual(['open', 'offline', 'online']);
     expect(last().frames()).toEqual([{ type: 'rtc:join', data: { pool: 'queued' } }]);
     // The attempts start again from the first bound.
     last().drop('close', 1011);
     vi.advanceTimersByTime(250);
     last().open();
-    expect(seen).toEqual(['offline', 'online', 'offline', 'online']);
+    expect(seen).toEqual(['open', 'offline', 'online', 'offline', 'online']);
   });
 
   test("a socket's error and then its close (as ws and browsers report a failure) make one new socket, not two", () => {
@@ -121,7 +121,7 @@ describe('WebSocketTransceiver from a factory: reconnecting', () => {
     vi.advanceTimersByTime(60_000);
     expect(made).toHaveLength(3); // the third is still connecting: nothing else is tried
     made[1]?.open(); // a stale socket opening late changes nothing
-    expect(seen).toEqual(['offline']);
+    expect(seen).toEqual(['open', 'offline']);
   });
 
   test('a socket that never opened is retried without offline; the queue survives it', () => {
@@ -133,7 +133,7 @@ describe('WebSocketTransceiver from a factory: reconnecting', () => {
     last().drop('error');
     vi.advanceTimersByTime(250);
     last().open();
-    expect(seen).toEqual([]);
+    expect(seen).toEqual(['open']);
     expect(last().frames()).toEqual([{ type: 'rtc:join', data: { pool: 'lobby' } }]);
   });
 
@@ -144,7 +144,7 @@ describe('WebSocketTransceiver from a factory: reconnecting', () => {
     last().open();
     last().drop('close', code);
     vi.advanceTimersByTime(60_000);
-    expect(seen).toEqual(['close']);
+    expect(seen).toEqual(['open', 'closed']);
     expect(made).toHaveLength(1);
     expect(() => transceiver.send('rtc:join', { pool: 'p' })).toThrow(/closed/);
   });
@@ -170,7 +170,7 @@ describe('WebSocketTransceiver from a factory: reconnecting', () => {
     transceiver.close();
     vi.advanceTimersByTime(60_000);
     expect(made).toHaveLength(1);
-    expect(seen).toEqual(['offline', 'close']);
+    expect(seen).toEqual(['open', 'offline', 'closed']);
 
     const open = sockets();
     new WebSocketTransceiver(open.factory).close();

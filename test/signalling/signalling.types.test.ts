@@ -7,8 +7,8 @@ import type { Observable } from 'rxjs';
 import type { Socket } from 'socket.io-client';
 import { describe, expectTypeOf, test } from 'vitest';
 import type { WebSocket as NodeWebSocket } from 'ws';
-import type { Logger } from '../../src/logger.js';
 import { type JoinedData, joinMessage, type ServerMessage, type SignallingError } from '../../src/protocol/index.js';
+import type { Logger } from '../../src/shared/logger.js';
 import {
   type ReconnectOptions,
   Signalling,

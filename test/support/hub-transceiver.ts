@@ -1,7 +1,6 @@
 import type { Subscription } from 'rxjs';
 import { encodeFrame, parseClientFrame } from '../../src/protocol/index.js';
 import { Signalling, Transceiver } from '../../src/signalling/index.js';
-import { toServerMessage } from './hub-signalling.js';
 import type { HubClient, MemoryHub } from './memory-hub.js';
 
 /**
@@ -22,8 +21,8 @@ export class HubTransceiver extends Transceiver {
   constructor(hub: MemoryHub) {
     super();
     this.client = hub.connect();
-    this.#subscription = this.client.signals.subscribe((event) => {
-      const frame = JSON.parse(encodeFrame(toServerMessage(event))) as { type: string; data: unknown };
+    this.#subscription = this.client.messages.subscribe((message) => {
+      const frame = JSON.parse(encodeFrame(message)) as { type: string; data: unknown };
       this.receive(frame.type, frame.data);
     });
   }

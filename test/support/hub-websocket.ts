@@ -1,7 +1,6 @@
 import type { Subscription } from 'rxjs';
 import { encodeFrame, parseClientFrame } from '../../src/protocol/index.js';
 import type { WebSocketLike } from '../../src/signalling/index.js';
-import { toServerMessage } from './hub-signalling.js';
 import type { HubClient, MemoryHub } from './memory-hub.js';
 
 type Listener = (event: { data: unknown }) => void;
@@ -23,7 +22,7 @@ export class HubWebSocket implements WebSocketLike {
 
   constructor(hub: MemoryHub) {
     this.client = hub.connect();
-    this.#subscription = this.client.signals.subscribe((event) => this.inject(encodeFrame(toServerMessage(event))));
+    this.#subscription = this.client.messages.subscribe((message) => this.inject(encodeFrame(message)));
   }
 
   addEventListener(type: string, listener: Listener): void {

@@ -1,12 +1,13 @@
 import { type Observable, Subject } from 'rxjs';
-import type { JsonValue, PoolSignalEvent } from '../../machines/pool.js';
+import type { JsonValue } from '../../machines/types.js';
 import type { PoolOutgoingMessage } from '../../src/pool-actor.js';
+import type { ServerMessage } from '../../src/protocol/index.js';
 
 interface Member {
   id: string;
-  signals: Subject<PoolSignalEvent>;
+  messages: Subject<ServerMessage>;
   /** Deliveries waiting for their scheduled run, oldest first (only with `schedule`). */
-  inbox: PoolSignalEvent[];
+  inbox: ServerMessage[];
 }
 
 export interface MemoryHubOptions {
@@ -15,13 +16,14 @@ export interface MemoryHubOptions {
    * (`setImmediate`). A test hands them to a fast-check scheduler: each run
    * delivers the member's oldest waiting event, so one member's deliveries
    * stay in order whatever order the runs come in. `label` names the
-   * delivery, e.g. `"hub → endpoint-2: signal.sdp"`.
+   * delivery, e.g. `"hub → endpoint-2: rtc:sdp"`.
    */
   schedule?: (label: string, run: () => void) => void;
 }
 
 export interface HubClient {
-  signals: Observable<PoolSignalEvent>;
+  /** What the server sends this client, as a signalling channel delivers it: parsed wire messages. */
+  messages: Observable<ServerMessage>;
   send: (message: PoolOutgoingMessage) => void;
   /** The socket goes away: the others hear `rtc:close`. */
   leave: () => void;
@@ -45,23 +47,23 @@ export class MemoryHub {
     this.schedule = options.schedule;
   }
 
-  private deliver(to: Member, event: PoolSignalEvent): void {
+  private deliver(to: Member, message: ServerMessage): void {
     if (!this.schedule) {
-      setImmediate(() => to.signals.next(event));
+      setImmediate(() => to.messages.next(message));
       return;
     }
-    to.inbox.push(event);
-    this.schedule(`hub → ${to.id}: ${event.type}`, () => {
+    to.inbox.push(message);
+    this.schedule(`hub → ${to.id}: ${message.type}`, () => {
       const next = to.inbox.shift();
-      if (next) to.signals.next(next);
+      if (next) to.messages.next(next);
     });
   }
 
   connect(): HubClient {
-    const member: Member = { id: '', signals: new Subject<PoolSignalEvent>(), inbox: [] };
+    const member: Member = { id: '', messages: new Subject<ServerMessage>(), inbox: [] };
     let pool: Map<string, Member> | undefined;
     return {
-      signals: member.signals.asObservable(),
+      messages: member.messages.asObservable(),
       get id() {
         return member.id || null;
       },
@@ -73,13 +75,10 @@ export class MemoryHub {
           const descriptions: Record<string, JsonValue> = {};
           for (const id of pool.keys()) descriptions[id] = this.descriptions.get(id) ?? null;
           this.deliver(member, {
-            type: 'signal.joined',
-            clientId: member.id,
-            pool: message.data.pool,
-            peers: [...pool.keys()],
-            descriptions,
+            type: 'rtc:joined',
+            data: { client_id: member.id, pool: message.data.pool, peers: [...pool.keys()], descriptions },
           });
-          for (const other of pool.values()) this.deliver(other, { type: 'signal.peer', id: member.id });
+          for (const other of pool.values()) this.deliver(other, { type: 'rtc:peer', data: { id: member.id } });
           pool.set(member.id, member);
           return;
         }
@@ -89,14 +88,14 @@ export class MemoryHub {
         if (!target) return;
         if (message.type === 'rtc:sdp') {
           this.sdpMessages += 1;
-          this.deliver(target, { type: 'signal.sdp', peer: member.id, description: message.data.description });
+          this.deliver(target, { type: 'rtc:sdp', data: { peer: member.id, description: message.data.description } });
         } else {
-          this.deliver(target, { type: 'signal.candidate', from: member.id, candidate: message.data.candidate });
+          this.deliver(target, { type: 'rtc:candidate', data: { from: member.id, candidate: message.data.candidate } });
         }
       },
       leave: () => {
         if (!pool?.delete(member.id)) return;
-        for (const other of pool.values()) this.deliver(other, { type: 'signal.close', id: member.id });
+        for (const other of pool.values()) this.deliver(other, { type: 'rtc:close', data: { id: member.id } });
       },
     };
   }
@@ -104,12 +103,12 @@ export class MemoryHub {
   describe(pool: string, id: string, description: JsonValue): void {
     this.descriptions.set(id, description);
     for (const member of this.pools.get(pool)?.values() ?? []) {
-      this.deliver(member, { type: 'signal.describe', id, description });
+      this.deliver(member, { type: 'rtc:describe', data: { id, description } });
     }
   }
 
   stop(pool: string): void {
-    for (const member of this.pools.get(pool)?.values() ?? []) this.deliver(member, { type: 'signal.stop' });
+    for (const member of this.pools.get(pool)?.values() ?? []) this.deliver(member, { type: 'rtc:stop', data: {} });
     this.pools.delete(pool);
   }
 }

@@ -1,7 +1,7 @@
 import type fc from 'fast-check';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
+import type { NegotiationError } from '../../machines/errors.js';
 import type { PoolEmitted } from '../../machines/pool.js';
-import type { NegotiationError } from '../../src/errors.js';
 import { createPoolActor, type PoolActor } from '../../src/pool-actor.js';
 import type { HubClient, MemoryHub } from './memory-hub.js';
 import type { Flavour } from './scheduled-pair.js';
@@ -68,7 +68,7 @@ export function joinScheduledEndpoint(options: ScheduledEndpointOptions): Schedu
     signallingClosed: 0,
   };
   const actor = createPoolActor({
-    signals: client.signals,
+    messages: client.messages,
     send: client.send,
     // The test leaves the hub itself, after app.close, as an application would.
     closeSignalling: () => {

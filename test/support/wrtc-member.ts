@@ -2,7 +2,8 @@ import wrtc from '@roamhq/wrtc';
 import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
 import type { MediaPeerConnection } from '../../src/managed-connection.js';
-import { Pool, type PoolEventData } from '../../src/pool.js';
+import { Pool } from '../../src/pool.js';
+import type { PoolEventData } from '../../src/pool-events.js';
 import { Signalling } from '../../src/signalling/index.js';
 import type { ChannelLike } from './real-stacks.js';
 

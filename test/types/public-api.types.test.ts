@@ -74,3 +74,30 @@ describe('negotiationMachine.provide()', () => {
     expectTypeOf(provide).toBeFunction();
   });
 });
+
+describe('the layers agree on the data they pass', () => {
+  test("the machines' plain descriptions and candidates are the wire protocol's, both ways", () => {
+    type MachineDescription = import('../../machines/types.js').SessionDescription;
+    type MachineCandidate = import('../../machines/types.js').IceCandidate;
+    type MachineJson = import('../../machines/types.js').JsonValue;
+    type WireDescription = import('../../src/protocol/index.js').SessionDescription;
+    type WireCandidate = import('../../src/protocol/index.js').IceCandidate;
+    type WireJson = import('../../src/protocol/index.js').JsonValue;
+    expectTypeOf<MachineDescription>().toEqualTypeOf<WireDescription>();
+    expectTypeOf<MachineCandidate>().toEqualTypeOf<WireCandidate>();
+    expectTypeOf<MachineJson>().toEqualTypeOf<WireJson>();
+  });
+});
+
+describe('errors', () => {
+  test('every error class is an RtcpoolError with a typed code', () => {
+    type Errors = typeof import('../../src/index.js');
+    expectTypeOf<InstanceType<Errors['PoolError']>>().toExtend<InstanceType<Errors['RtcpoolError']>>();
+    expectTypeOf<InstanceType<Errors['SignallingError']>>().toExtend<InstanceType<Errors['RtcpoolError']>>();
+    expectTypeOf<InstanceType<Errors['SignallingClosedError']>>().toExtend<InstanceType<Errors['RtcpoolError']>>();
+    // The machines' error has the same shape, though it cannot extend the class (machines/ imports only XState).
+    expectTypeOf<NegotiationError>().toExtend<InstanceType<Errors['RtcpoolError']>>();
+    expectTypeOf<InstanceType<Errors['PoolError']>['code']>().toEqualTypeOf<import('../../src/index.js').PoolErrorCode>();
+    expectTypeOf<import('../../src/index.js').PoolEventError['code']>().not.toEqualTypeOf<string>();
+  });
+});

@@ -13,7 +13,8 @@ export type NegotiationErrorCode =
 /**
  * A negotiation step failed. The connection's machine has already recovered
  * (or given up, for `rollback-failed`); this error is a report, never thrown
- * at the application.
+ * at the application. A `Pool` delivers it as an `error` event with the
+ * connection it concerns.
  *
  * @example
  * actor.on('negotiation.error', ({ error }) => {
@@ -36,3 +37,7 @@ export class NegotiationError extends Error {
     return new NegotiationError(code, `${code}: ${detail}`, { cause });
   }
 }
+
+// The mark of every rtcpool error, so that `instanceof RtcpoolError` (src/shared/errors.ts) recognises this one
+// too: the machines import nothing outside XState, so this class cannot extend that one.
+Object.defineProperty(NegotiationError.prototype, Symbol.for('rtcpool.error'), { value: true });

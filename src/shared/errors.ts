@@ -1,0 +1,33 @@
+/** The mark every rtcpool error carries; `NegotiationError` (in `machines/`, which cannot import this file) sets it itself. */
+const RTCPOOL_ERROR = Symbol.for('rtcpool.error');
+
+/**
+ * The base of every error rtcpool throws or reports: `PoolError`,
+ * `SignallingError`, `SignallingClosedError` and `NegotiationError`. Each has
+ * a stable `code` to branch on and a human `message`.
+ *
+ * `NegotiationError` comes from the machines, which import nothing but
+ * XState; it carries the same mark instead of extending this class, and
+ * `instanceof RtcpoolError` recognises it all the same.
+ *
+ * @example
+ * try {
+ *   await pool.join('lobby');
+ * } catch (error) {
+ *   if (error instanceof RtcpoolError) console.warn(error.code, error.message);
+ *   else throw error;
+ * }
+ */
+export abstract class RtcpoolError extends Error {
+  abstract readonly code: string;
+
+  /** `x instanceof RtcpoolError` is true for every marked error; subclasses keep the usual prototype check. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` was asked about, a subclass included
+    const asked: unknown = this;
+    if (asked !== RtcpoolError) return Function.prototype[Symbol.hasInstance].call(asked, value);
+    return value instanceof Error && (value as { [RTCPOOL_ERROR]?: unknown })[RTCPOOL_ERROR] === true;
+  }
+}
+
+Object.defineProperty(RtcpoolError.prototype, RTCPOOL_ERROR, { value: true });
