@@ -8,15 +8,17 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Observable } from 'rxjs';
-import { type Logger, silentLogger } from '../logger.js';
 import type { JsonValue } from '../protocol/index.js';
+import { type Logger, silentLogger } from '../shared/logger.js';
+import type { ServerEvent, ServerStats } from './events.js';
 import { CLOSE_GRACE_MS } from './grace.js';
-import { HEARTBEAT_SLICES, Hub, type ServerEvent, type ServerStats } from './hub.js';
+import { Hub } from './hub.js';
+import { HEARTBEAT_SLICES } from './liveness.js';
 import { DEFAULTS, type MemberInfo, type SignallingServerOptions } from './options.js';
 import { SocketIoTransport } from './socketio.js';
 import { WebSocketTransport } from './websocket.js';
 
-export type { ServerEvent, ServerStats } from './hub.js';
+export type { ServerEvent, ServerStats } from './events.js';
 export type {
   Authenticate,
   ConnectionInfo,
@@ -46,7 +48,7 @@ export interface SignallingServer<Identity = unknown> {
   describe(clientId: string, description: JsonValue): boolean;
   /**
    * Makes a pool joinable (required with `pools: 'private'`); it lives until
-   * stopped. Throws a TypeError at once for an invalid id.
+   * stopped. Rejects with a TypeError for an invalid id.
    */
   createPool(poolId: string): Promise<void>;
   /**
@@ -164,7 +166,7 @@ export async function createSignallingServer<Identity = unknown>(
     events$: hub.events.asObservable() as Observable<ServerEvent<Identity>>,
     stats: () => hub.stats(),
     describe: (clientId, description) => hub.describe(clientId, description),
-    createPool: (poolId) => Promise.resolve(hub.createPool(poolId)),
+    createPool: async (poolId) => hub.createPool(poolId),
     stopPool: async (poolId) => hub.stopPool(poolId),
     pool: async (poolId) => hub.pool(poolId),
     pools: async () => hub.poolIds(),

@@ -1,5 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { JsonValue } from '../protocol/index.js';
+import type { Logger } from '../shared/logger.js';
+import type { Backplane } from './backplane/types.js';
 
 /** What the `resolvePool` and `authenticate` hooks see about a connection. */
 export interface ConnectionInfo<Identity> {
@@ -106,3 +108,19 @@ export const DEFAULTS = {
   websocketPath: '/ws',
   socketioPath: '/socket.io',
 } as const;
+
+/** The options as the hub runs on them: {@link SignallingServerOptions} with the defaults filled in. */
+export interface HubOptions {
+  pools: 'public' | 'private';
+  resolvePool: ResolvePool<unknown> | undefined;
+  maxPeersPerPool: number;
+  rateLimit: { perSecond: number; burst: number };
+  heartbeat: { intervalMs: number; timeoutMs: number };
+  joinTimeoutMs: number;
+  /** How long a session outlives a lost connection (0: not at all). */
+  resumeWindowMs: number;
+  now: () => number;
+  logger: Logger;
+  /** Where pools live (default: this process's memory). */
+  backplane?: Backplane;
+}

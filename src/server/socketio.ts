@@ -8,7 +8,8 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import { parseClientEvent } from '../protocol/index.js';
 import { settledWithin } from './grace.js';
-import type { Hub, Link } from './hub.js';
+import type { Hub } from './hub.js';
+import type { Link } from './sessions.js';
 
 export interface SocketIoTransportOptions {
   path: string;
@@ -92,23 +93,40 @@ export class SocketIoTransport {
     const closed = new Promise<void>((resolve) => socket.conn.once('close', () => resolve()));
     this.connections.add(closed);
     void closed.then(() => this.connections.delete(closed));
-    const link: Link = {
-      send: (type, data) => {
-        if (socket.connected) socket.emit(type, data);
-      },
-      close: () => {
-        socket.disconnect(true);
-      },
-      terminate: () => socket.disconnect(true),
-      ping: undefined,
-    };
     const request = socket.request;
-    const endpoint = this.hub.open(link, { identity: this.identities.get(request), request, transport: 'socket.io' });
+    const endpoint = this.hub.open(new SocketIoLink(socket), {
+      identity: this.identities.get(request),
+      request,
+      transport: 'socket.io',
+    });
     socket.onAny((type: unknown, data: unknown) => {
       this.hub.receive(endpoint, () => parseClientEvent(String(type), data));
     });
     // Only the client's own disconnect is a leave; a transport close or ping timeout is a lost connection.
-    socket.on('disconnect', (reason: string) => this.hub.closed(endpoint, reason === 'client namespace disconnect'));
+    socket.on('disconnect', (reason: string) =>
+      this.hub.disconnect(endpoint, { why: 'closed', keepSession: reason !== 'client namespace disconnect' }),
+    );
+  }
+}
+
+/** The hub's handle on one socket: a class, so that its methods are shared rather than closures per connection. */
+class SocketIoLink implements Link {
+  /** socket.io keeps its own heartbeat. */
+  readonly ping = undefined;
+
+  constructor(private readonly socket: Socket) {}
+
+  send(type: string, data: Record<string, unknown>): void {
+    if (this.socket.connected) this.socket.emit(type, data);
+  }
+
+  /** socket.io has no close codes to send. */
+  close(): void {
+    this.socket.disconnect(true);
+  }
+
+  terminate(): void {
+    this.socket.disconnect(true);
   }
 }
 

@@ -8,8 +8,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { parseClientFrame } from '../protocol/index.js';
 import { settledWithin } from './grace.js';
-import type { Hub, Link } from './hub.js';
+import type { Hub } from './hub.js';
 import type { ConnectionInfo } from './options.js';
+import type { Link } from './sessions.js';
 
 export interface WebSocketTransportOptions {
   maxMessageBytes: number;
@@ -75,7 +76,7 @@ export class WebSocketTransport {
     });
     ws.on('close', (code: number) => {
       this.sockets.delete(ws);
-      this.hub.closed(endpoint, misbehaved || code !== 1006);
+      this.hub.disconnect(endpoint, { why: 'closed', keepSession: !misbehaved && code === 1006 });
     });
   }
 }

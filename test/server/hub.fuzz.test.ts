@@ -14,7 +14,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { parseClientFrame } from '../../src/protocol/index.js';
-import type { Endpoint, Link } from '../../src/server/hub.js';
+import type { Endpoint, Link } from '../../src/server/sessions.js';
 import { settled, testHub } from '../support/server-hub.js';
 
 const TOTAL = Math.max(1_000, Number(process.env.RTCPOOL_HUB_FUZZ_FRAMES ?? 100_000));

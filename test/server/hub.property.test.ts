@@ -13,8 +13,8 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { parseClientEvent, parseServerEvent } from '../../src/protocol/index.js';
-import type { Endpoint, Link } from '../../src/server/hub.js';
 import type { RejectionReason } from '../../src/server/index.js';
+import type { Endpoint, Link } from '../../src/server/sessions.js';
 import { settled, testHub } from '../support/server-hub.js';
 
 const runs = Math.max(1, Number(process.env.RTCPOOL_HUB_PROPERTY_RUNS ?? 300));
@@ -205,7 +205,7 @@ function run(steps: Step[]): void {
       case 'leave': {
         const who = pickLive(current.who);
         if (!who) break;
-        hub.closed(who.endpoint);
+        hub.disconnect(who.endpoint, { why: 'closed', keepSession: false });
         who.gone = true;
         if (who.pool !== null) {
           totals.leaves += 1;

@@ -54,8 +54,8 @@ describe("pools: 'private'", () => {
     member?.client.socket.close();
     await eventually(async () => (await server.pool('kept'))?.length === 0, 'the member gone');
     expect(await server.pools()).toEqual(['kept']);
-    expect(() => server.createPool('')).toThrow(TypeError);
-    expect(() => server.createPool('x'.repeat(257))).toThrow(TypeError);
+    await expect(server.createPool('')).rejects.toThrow(TypeError);
+    await expect(server.createPool('x'.repeat(257))).rejects.toThrow(TypeError);
   });
 });
 

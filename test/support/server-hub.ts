@@ -1,6 +1,7 @@
-import { silentLogger } from '../../src/logger.js';
-import type { Awaitable } from '../../src/server/backplane.js';
-import { Hub, type HubOptions } from '../../src/server/hub.js';
+import type { Awaitable } from '../../src/server/backplane/types.js';
+import { Hub } from '../../src/server/hub.js';
+import type { HubOptions } from '../../src/server/options.js';
+import { silentLogger } from '../../src/shared/logger.js';
 
 /**
  * A hub (the server without transports) for model and fuzz tests: a frozen

@@ -5,8 +5,9 @@
  * the test says `a` and `b`, MemoryBackplane has one instance playing both.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { MemoryBackplane } from '../../../src/server/backplane/memory.js';
 import { createRedisBackplane, type RedisBackplane } from '../../../src/server/backplane/redis.js';
-import { type Backplane, MemoryBackplane, type PoolEvent } from '../../../src/server/backplane.js';
+import type { Backplane, PoolEvent } from '../../../src/server/backplane/types.js';
 import { type RedisProcess, startRedis } from '../../support/redis.js';
 import { eventually, until } from '../../support/wait.js';
 

@@ -1,0 +1,93 @@
+/**
+ * Which connections are still there: the heartbeat (pings, and dropping the
+ * silent), the join timeout, and early pings for members holding many frames.
+ * It decides; the hub's `disconnect` carries the decision out.
+ */
+import { CLOSE_CODES } from './reasons.js';
+import { acknowledge, closing, type Departure, type Endpoint } from './sessions.js';
+
+/** A heartbeat round is this many sweeps, each over its share of the connections. */
+export const HEARTBEAT_SLICES = 10;
+
+/** Unacknowledged frames past which a member is pinged before its round comes. */
+export const EARLY_PING_FRAMES = 64;
+
+/** What a sweep asks of the hub. */
+export interface Disconnects {
+  disconnect(endpoint: Endpoint, departure: Departure): void;
+}
+
+/** The hub's options that liveness reads. */
+export interface LivenessOptions {
+  heartbeat: { intervalMs: number; timeoutMs: number };
+  joinTimeoutMs: number;
+  now: () => number;
+}
+
+/** Silent for too long: treated like any lost connection, so a joined member's session is kept. */
+const SILENT: Departure = { why: 'heartbeat', keepSession: true, close: 'terminate' };
+
+const UNJOINED = closing('join-timeout', CLOSE_CODES.joinTimeout, 'no rtc:join in time');
+
+/** The heartbeat's state: which slice comes next, and how connections are dealt out to slices. */
+export class Liveness {
+  /** Connections opened so far, which deals them out to heartbeat slices. */
+  private opened = 0;
+  private slice = 0;
+
+  constructor(
+    private readonly options: LivenessOptions,
+    private readonly hub: Disconnects,
+  ) {}
+
+  /** Deals a new connection to a heartbeat slice. */
+  enrol(endpoint: Endpoint): void {
+    endpoint.slice = this.opened++ % HEARTBEAT_SLICES;
+  }
+
+  /** Any sign of life (a pong) that is not a message. A pong also proves what was sent before its ping arrived. */
+  alive(endpoint: Endpoint): void {
+    endpoint.lastSeen = this.options.now();
+    if (endpoint.pingMark !== null && endpoint.session) acknowledge(endpoint.session, endpoint.pingMark);
+    endpoint.pingMark = null;
+  }
+
+  /**
+   * One slice of a heartbeat round ({@link HEARTBEAT_SLICES} make a round,
+   * one every `intervalMs / HEARTBEAT_SLICES`): for a tenth of the
+   * connections, drops those silent for longer than the timeout (keeping
+   * their sessions, as for any lost connection) or still unjoined after the
+   * join timeout, and pings the rest. Slicing spreads the pings, and the
+   * burst of pongs that answers them, over the interval instead of stalling
+   * every relay once per interval. Members holding {@link EARLY_PING_FRAMES}
+   * or more unacknowledged frames are pinged in every slice, so that their
+   * pongs release those frames sooner.
+   */
+  sweep(endpoints: Iterable<Endpoint>): void {
+    const now = this.options.now();
+    const { timeoutMs } = this.options.heartbeat;
+    const slice = this.slice;
+    this.slice = (slice + 1) % HEARTBEAT_SLICES;
+    for (const endpoint of endpoints) {
+      const { link } = endpoint;
+      if (endpoint.slice !== slice) {
+        // A member holding many frames for a resume is pinged in every slice, not once a round: its
+        // pong releases them. Quiet members wait for their round (a ping each costs a frame and a pong).
+        const held = endpoint.session?.unacked?.length ?? 0;
+        if (held >= EARLY_PING_FRAMES && endpoint.pingMark === null && endpoint.session && link.ping) {
+          endpoint.pingMark = endpoint.session.sent;
+          link.ping();
+        }
+        continue;
+      }
+      if (link.ping && now - endpoint.lastSeen > timeoutMs) {
+        this.hub.disconnect(endpoint, SILENT);
+      } else if (endpoint.state === 'connected' && now - endpoint.connectedAt > this.options.joinTimeoutMs) {
+        this.hub.disconnect(endpoint, UNJOINED);
+      } else if (link.ping) {
+        if (endpoint.pingMark === null && endpoint.session) endpoint.pingMark = endpoint.session.sent;
+        link.ping();
+      }
+    }
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The pools this process has members in, as it hears them from the backplane:
+ * relays to deliver, membership news to pass on (each member hears only what
+ * its join's snapshot did not have), stops, and the events a join in flight
+ * must not miss while the backplane answers it. A view lives while a member
+ * here is in its pool or joining it.
+ */
+import type { Backplane, PoolEvent } from './backplane/types.js';
+import { type Session, send } from './sessions.js';
+
+/** A pool this process has members in: its local sessions, and joins waiting for the backplane. */
+export interface PoolView {
+  readonly id: string;
+  readonly locals: Map<string, Session>;
+  /** Events seen while a join is in flight, for the joiner once it knows its snapshot. */
+  readonly pending: Set<PoolEvent[]>;
+  /** Until the backplane confirms the subscription (never, for the memory backplane). */
+  ready?: Promise<void> | undefined;
+}
+
+/** What the views leave to the hub. */
+export interface PoolHost {
+  /** Ends a member's session (after its `rtc:stop`): its pool was stopped, or this server is closing. */
+  end(session: Session, how: 'stopped' | 'shutdown'): void;
+  /** A pool was stopped; this process had `members` in it. */
+  stopped(pool: string, members: number): void;
+}
+
+/** This process's views, one per pool it has members in or joining. */
+export class PoolViews {
+  private readonly views = new Map<string, PoolView>();
+
+  constructor(
+    private readonly backplane: Backplane,
+    private readonly host: PoolHost,
+  ) {}
+
+  /** Pools with members (or joins) here. */
+  get size(): number {
+    return this.views.size;
+  }
+
+  /** A copy: stopping a pool's members releases its view. */
+  all(): PoolView[] {
+    return [...this.views.values()];
+  }
+
+  /** The view of pool `id`, listening to its events (in `ready` until the backplane confirms). */
+  watch(id: string): PoolView {
+    const existing = this.views.get(id);
+    if (existing) return existing;
+    const view: PoolView = { id, locals: new Map(), pending: new Set() };
+    this.views.set(id, view);
+    const listening = this.backplane.listen(id, (event) => this.hear(view, event));
+    if (listening instanceof Promise) {
+      view.ready = listening.then(() => {
+        view.ready = undefined;
+      });
+    }
+    return view;
+  }
+
+  /** A join into `view` is in flight: the events it hears until {@link settled}, for the joiner to catch up on. */
+  joining(view: PoolView): PoolEvent[] {
+    const seen: PoolEvent[] = [];
+    view.pending.add(seen);
+    return seen;
+  }
+
+  /** The backplane has answered that join (either way); {@link release} the view if it failed. */
+  settled(view: PoolView, seen: PoolEvent[]): void {
+    view.pending.delete(seen);
+  }
+
+  /** A joined member, whose pool's events it now hears. */
+  admit(view: PoolView, session: Session): void {
+    view.locals.set(session.id, session);
+  }
+
+  /** Takes a member out of its view, which the caller then {@link release}s once the backplane knows. */
+  remove(session: Session): PoolView | undefined {
+    const view = this.views.get(session.pool);
+    view?.locals.delete(session.id);
+    return view;
+  }
+
+  /** Stops listening to a pool nobody here is in or joining. */
+  release(view: PoolView): void {
+    if (view.locals.size > 0 || view.pending.size > 0 || this.views.get(view.id) !== view) return;
+    this.views.delete(view.id);
+    this.backplane.unlisten(view.id);
+  }
+
+  /** Sends `rtc:stop` to this process's members of a pool and ends them; how many there were. */
+  stop(view: PoolView, how: 'stopped' | 'shutdown'): number {
+    const members = [...view.locals.values()];
+    for (const session of members) this.stopMember(session, how);
+    return members.length;
+  }
+
+  /**
+   * Brings a new member up to date with what its pool did while the backplane
+   * answered its join (a shared backplane delivers events and replies apart),
+   * and stops it if the pool was stopped after its snapshot.
+   */
+  catchUp(session: Session, seen: readonly PoolEvent[]): void {
+    for (const event of seen) {
+      if (event.kind === 'relay') {
+        if (event.to === session.id) send(session, event.type, event.data);
+      } else if (event.kind === 'stop' && event.seq > session.joinSeq) {
+        this.stopMember(session, 'stopped');
+        return;
+      } else tell(session, event);
+    }
+  }
+
+  private stopMember(session: Session, how: 'stopped' | 'shutdown'): void {
+    send(session, 'rtc:stop', {});
+    this.host.end(session, how);
+  }
+
+  /** One event of a pool this process serves. */
+  private hear(view: PoolView, event: PoolEvent): void {
+    for (const seen of view.pending) seen.push(event);
+    if (event.kind === 'relay') {
+      const target = view.locals.get(event.to);
+      if (target) send(target, event.type, event.data);
+      return;
+    }
+    if (event.kind === 'stop') {
+      this.host.stopped(view.id, this.stop(view, 'stopped'));
+      return;
+    }
+    for (const session of view.locals.values()) tell(session, event);
+  }
+}
+
+/** A membership event as one member sees it: only news it has not had. */
+function tell(session: Session, event: PoolEvent): void {
+  if (event.kind === 'relay' || event.kind === 'stop' || event.seq <= session.joinSeq || event.id === session.id) {
+    return;
+  }
+  if (event.kind === 'peer') {
+    if (session.peers.includes(event.id)) return;
+    session.peers.push(event.id);
+    send(session, 'rtc:peer', { id: event.id });
+  } else if (event.kind === 'close') {
+    const at = session.peers.indexOf(event.id);
+    if (at === -1) return;
+    session.peers.splice(at, 1);
+    send(session, 'rtc:close', { id: event.id, uid: event.id });
+  } else if (session.peers.includes(event.id)) {
+    send(session, 'rtc:describe', { id: event.id, description: event.description });
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * A connection and the pool membership it carries. An {@link Endpoint} is one
+ * connection; a {@link Session} is one pool member, which outlives a lost
+ * connection for the resume window and may go on over another. They point at
+ * each other, which is why they share a file (two would import each other).
+ *
+ * A session counts the frames each way since `rtc:joined` and holds what it
+ * sent until the client has surely received it, so that a resume loses
+ * nothing in either direction: {@link send} holds, {@link acknowledge} lets
+ * go, {@link replayFrom} and {@link takeOver} are the resume handshake
+ * ({@link startSession} the join's).
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { JsonValue } from '../protocol/index.js';
+import type { MemberRecord } from './backplane/types.js';
+import type { DisconnectWhy } from './events.js';
+import type { ConnectionInfo } from './options.js';
+import type { TokenBucket } from './rate.js';
+import type { CloseCode } from './reasons.js';
+
+/** One connection as the hub drives it. */
+export interface Link {
+  /** Sends one server event; a no-op once the connection is closing. */
+  send(type: string, data: Record<string, unknown>): void;
+  /** Closes gracefully (after what was sent) with a code that says why. */
+  close(code: CloseCode, reason: string): void;
+  /** Drops the connection at once (it stopped answering). */
+  terminate(): void;
+  /** Asks for a sign of life, or undefined when the transport keeps its own heartbeat (socket.io). */
+  ping: (() => void) | undefined;
+}
+
+/** How an endpoint goes away: what `Hub.disconnect` does with its session and its connection. */
+export interface Departure {
+  why: DisconnectWhy;
+  /**
+   * True when the connection was lost rather than closed on purpose: a joined
+   * endpoint's session then waits out the resume window (when resumption is
+   * on). False: the session ends at once, a leave.
+   */
+  keepSession: boolean;
+  /**
+   * What the hub does to the connection: close it with a code, cut it at once
+   * (`terminate`: it stopped answering), or nothing (absent: the transport
+   * reported it closed).
+   */
+  close?: { code: CloseCode; reason: string } | 'terminate';
+}
+
+/** The departure of a connection the hub gives up on: closed with `code`, its session ended. */
+export function closing(why: DisconnectWhy, code: CloseCode, reason: string): Departure {
+  return { why, keepSession: false, close: { code, reason } };
+}
+
+/** A frame held for a resume. */
+interface HeldFrame {
+  type: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * Unacknowledged frames a session keeps at least (and at most twice as many): a resume that needs
+ * older ones is refused.
+ */
+export const MAX_UNACKED_FRAMES = 256;
+
+/** One pool member: what outlives a connection. */
+export class Session {
+  endpoint: Endpoint | null;
+  description: JsonValue = null;
+  /**
+   * The peers this member has been told about: the only ones it may relay to.
+   * An array, not a Set: a pool has a few dozen members at most, and an idle
+   * server's memory is mostly these sessions.
+   */
+  readonly peers: string[] = [];
+  /** Frames sent to this member since `rtc:joined`. */
+  sent = 0;
+  /** Frames received from it since `rtc:joined`. */
+  received = 0;
+  /** Frames sent that the client may not have; `unacked[0]` is frame number `firstUnacked`. */
+  unacked: HeldFrame[] | undefined;
+  firstUnacked = 0;
+  /** The window's timer while detached. */
+  expiry: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly pool: string,
+    /** What a resume must present; empty when resumption is off, which also means no frame is held. */
+    readonly token: string,
+    /** The pool's sequence number in the join's snapshot: earlier events are in it. */
+    readonly joinSeq: number,
+    endpoint: Endpoint,
+  ) {
+    this.endpoint = endpoint;
+  }
+}
+
+/** One connection as the hub sees it. */
+export class Endpoint {
+  session: Session | null = null;
+  state: 'connected' | 'joining' | 'joined' | 'gone' = 'connected';
+  lastSeen: number;
+  readonly connectedAt: number;
+  /** `session.sent` when the unanswered ping went out: its pong proves those frames arrived. */
+  pingMark: number | null = null;
+  /** Which heartbeat slice looks after it. */
+  slice = 0;
+  /**
+   * The request that opened the connection, for `resolvePool` alone: let go
+   * once joined, as it holds the headers (about 1 KB per connection).
+   */
+  request: IncomingMessage | undefined;
+  readonly identity: unknown;
+  readonly transport: ConnectionInfo<unknown>['transport'];
+
+  constructor(
+    readonly link: Link,
+    info: ConnectionInfo<unknown>,
+    readonly bucket: TokenBucket,
+    now: number,
+  ) {
+    this.request = info.request;
+    this.identity = info.identity;
+    this.transport = info.transport;
+    this.lastSeen = now;
+    this.connectedAt = now;
+  }
+
+  get id(): string | null {
+    return this.session?.id ?? null;
+  }
+
+  /**
+   * What `resolvePool` sees, made when it is called rather than kept: only an
+   * endpoint that has not joined yet still has its request.
+   */
+  info(): ConnectionInfo<unknown> {
+    const { request } = this;
+    if (request === undefined) throw new Error('the connection has joined already: its request is let go');
+    return { identity: this.identity, request, transport: this.transport };
+  }
+}
+
+/**
+ * Starts the session of a member the backplane has admitted (`snapshot`: the
+ * pool as it was before) on `endpoint`, and tells the client: `rtc:joined`,
+ * with a token to resume it by when sessions outlive connections (`windowMs`).
+ */
+export function startSession(
+  endpoint: Endpoint,
+  id: string,
+  pool: string,
+  snapshot: { seq: number; members: MemberRecord[] },
+  windowMs: number,
+): Session {
+  const token = windowMs > 0 ? randomBytes(24).toString('base64url') : '';
+  const session = new Session(id, pool, token, snapshot.seq, endpoint);
+  const descriptions: Record<string, JsonValue> = {};
+  for (const member of snapshot.members) {
+    session.peers.push(member.id);
+    descriptions[member.id] = member.description;
+  }
+  const joined: Record<string, unknown> = {
+    client_id: id,
+    peers: snapshot.members.map((member) => member.id),
+    descriptions,
+    pool,
+  };
+  if (windowMs > 0) joined.resume = { token, window_ms: windowMs };
+  endpoint.link.send('rtc:joined', joined);
+  endpoint.request = undefined;
+  endpoint.session = session;
+  endpoint.state = 'joined';
+  return session;
+}
+
+/** Sends one frame to a member: counted and held until acknowledged, so a resume can send it again. */
+export function send(session: Session, type: string, data: Record<string, unknown>): void {
+  session.sent += 1;
+  if (session.token) {
+    session.unacked ??= [];
+    const unacked = session.unacked;
+    unacked.push({ type, data });
+    // Trimmed in batches, not a shift() per frame: a busy session between two pongs sends hundreds.
+    if (unacked.length >= 2 * MAX_UNACKED_FRAMES) {
+      unacked.splice(0, MAX_UNACKED_FRAMES);
+      session.firstUnacked += MAX_UNACKED_FRAMES;
+    }
+  }
+  session.endpoint?.link.send(type, data);
+}
+
+/** The client has every frame before number `sent`: they need not be held. */
+export function acknowledge(session: Session, sent: number): void {
+  const unacked = session.unacked;
+  if (!unacked) return;
+  const drop = Math.min(sent - session.firstUnacked, unacked.length);
+  if (drop <= 0) return;
+  unacked.splice(0, drop);
+  session.firstUnacked += drop;
+  if (unacked.length === 0) session.unacked = undefined;
+}
+
+/** Whether `token` is the session's (in constant time: tokens are not guessed a byte at a time). */
+export function ownsSession(session: Session, token: string): boolean {
+  const a = Buffer.from(session.token);
+  const b = Buffer.from(token);
+  return session.token.length > 0 && a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The frames to send again on a resume: `frames` from index `from` on. */
+export interface Replay {
+  frames: readonly HeldFrame[];
+  from: number;
+}
+
+/**
+ * What a client that has received `received` frames missed, or undefined when
+ * some of it is no longer held (or it claims more than was sent): resuming
+ * would hide that gap.
+ */
+export function replayFrom(session: Session, received: number): Replay | undefined {
+  const from = received - session.firstUnacked;
+  if (received > session.sent || from < 0) return undefined;
+  // The array itself, not a copy: a frame sent before the replay goes out belongs in it too.
+  return { frames: session.unacked ?? [], from };
+}
+
+/**
+ * Moves a session (detached, or taken from its previous connection by the
+ * caller) onto `endpoint`: `rtc:resumed`, then the frames the client missed.
+ */
+export function takeOver(session: Session, endpoint: Endpoint, replay: Replay): void {
+  clearTimeout(session.expiry);
+  session.expiry = undefined;
+  session.endpoint = endpoint;
+  endpoint.session = session;
+  endpoint.state = 'joined';
+  endpoint.request = undefined;
+  endpoint.link.send('rtc:resumed', { client_id: session.id, received: session.received });
+  const { frames } = replay;
+  for (let i = replay.from; i < frames.length; i++) {
+    const frame = frames[i];
+    if (frame) endpoint.link.send(frame.type, frame.data);
+  }
+}
