@@ -20,8 +20,10 @@
  * | P`epoch` | string | set once; missing again means Redis lost its data |
  *
  * Keys are computed inside the scripts from the prefix, so this needs one
- * Redis (or a primary with replicas), not Redis Cluster.
+ * Redis (or a primary with replicas), not Redis Cluster. Every script takes
+ * 0 keys and the prefix as ARGV[1] ({@link defineScripts} passes it).
  */
+import type { Redis } from 'ioredis';
 
 /** How long a forgotten pool's sequence number is kept, so that it never runs backwards for a late listener. */
 export const FORGOTTEN_SEQ_TTL_MS = 3_600_000;
@@ -203,3 +205,85 @@ export type ScriptName = keyof typeof body;
 export const SCRIPTS: Record<ScriptName, string> = Object.fromEntries(
   Object.entries(body).map(([name, lua]) => [name, PRELUDE + lua]),
 ) as Record<ScriptName, string>;
+
+type Arg = string | number;
+
+/**
+ * The scripts as the backplane calls them: the arguments each one parses,
+ * and its reply as Redis sends it back (a Lua table is an array, a Lua number
+ * an integer). The reply types restate the Lua above; keep them together.
+ */
+export interface Scripts {
+  /** Redis held `members` (flat id, `<process> <description JSON>`) as of sequence number `seq`, then added `id`. */
+  join(
+    pool: string,
+    id: string,
+    maxPeers: number,
+    mustExist: boolean,
+    process: string,
+  ): Promise<[verdict: 'ok', seq: number, members: string[]] | [verdict: 'pool-full' | 'pool-not-found']>;
+  leave(pool: string, id: string): Promise<0 | 1>;
+  describe(pool: string, id: string, descriptionJson: string): Promise<0 | 1>;
+  create(pool: string): Promise<1>;
+  stop(pool: string): Promise<0 | 1>;
+  /** `[0]` when there is no such pool, else `[1, flat (id, <process> <description JSON>)]`. */
+  members(pool: string): Promise<[exists: 0] | [exists: 1, members: string[]]>;
+  /** `known` is 0 when the process was not registered (new, reaped, or Redis lost its data). */
+  register(process: string, ttlMs: number, epochCandidate: string): Promise<[epoch: string, known: 0 | 1]>;
+  /** Flat (pool, id) pairs of the members Redis did not hold for `process`. */
+  reconcile(process: string, readd: boolean, state: ServedState): Promise<string[]>;
+  /** Flat (process, members it had) pairs for every process reaped. */
+  reap(): Promise<Array<string | number>>;
+  /** How many members the process still had. */
+  retire(process: string): Promise<number>;
+}
+
+/** What a process believes it serves, for `reconcile`. */
+export interface ServedState {
+  created: ReadonlyArray<string>;
+  members: ReadonlyArray<readonly [pool: string, id: string, descriptionJson: string]>;
+  seen: ReadonlyArray<readonly [pool: string, seq: number]>;
+}
+
+/** The method name `defineCommand` gives a script on the connection. */
+type Defined = { [Name in ScriptName as `rtcpool_${Name}`]: (...args: Arg[]) => Promise<unknown> };
+
+/**
+ * Defines every script on `redis` with ioredis's `defineCommand`, which sends
+ * a script in full (EVAL) the first time on each connection, EVALSHA after
+ * that, and in full again when Redis answers NOSCRIPT (its script cache was
+ * flushed), so neither a reconnect nor a SCRIPT FLUSH needs anything from us.
+ */
+export function defineScripts(redis: Redis, prefix: string): Scripts {
+  for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
+    redis.defineCommand(`rtcpool_${name}`, { numberOfKeys: 0, lua: SCRIPTS[name] });
+  }
+  // The methods defineCommand just added; ioredis's own types cannot name them.
+  const defined = redis as Redis & Defined;
+  const flag = (value: boolean) => (value ? '1' : '0');
+  return {
+    join: (pool, id, maxPeers, mustExist, process) =>
+      defined.rtcpool_join(prefix, pool, id, maxPeers, flag(mustExist), process) as ReturnType<Scripts['join']>,
+    leave: (pool, id) => defined.rtcpool_leave(prefix, pool, id) as ReturnType<Scripts['leave']>,
+    describe: (pool, id, json) => defined.rtcpool_describe(prefix, pool, id, json) as ReturnType<Scripts['describe']>,
+    create: (pool) => defined.rtcpool_create(prefix, pool) as ReturnType<Scripts['create']>,
+    stop: (pool) => defined.rtcpool_stop(prefix, pool) as ReturnType<Scripts['stop']>,
+    members: (pool) => defined.rtcpool_members(prefix, pool) as ReturnType<Scripts['members']>,
+    register: (process, ttlMs, candidate) =>
+      defined.rtcpool_register(prefix, process, ttlMs, candidate) as ReturnType<Scripts['register']>,
+    reconcile: (process, readd, { created, members, seen }) =>
+      defined.rtcpool_reconcile(
+        prefix,
+        process,
+        flag(readd),
+        created.length,
+        ...created,
+        members.length,
+        ...members.flat(),
+        seen.length,
+        ...seen.flat(),
+      ) as ReturnType<Scripts['reconcile']>,
+    reap: () => defined.rtcpool_reap(prefix) as ReturnType<Scripts['reap']>,
+    retire: (process) => defined.rtcpool_retire(prefix, process) as ReturnType<Scripts['retire']>,
+  };
+}

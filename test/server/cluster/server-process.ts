@@ -3,8 +3,9 @@
  * processes.test.ts: `node --import tsx server-process.ts` with REDIS_URL set.
  * Prints `listening <url>` once it serves; logs (warn and up) go to stderr.
  */
-import { consoleLogger } from '../../../src/logger.js';
+
 import { createSignallingServer } from '../../../src/server/index.js';
+import { consoleLogger } from '../../../src/shared/logger.js';
 
 const redis = process.env.REDIS_URL;
 if (!redis) throw new Error('REDIS_URL is not set');

@@ -1,0 +1,209 @@
+/**
+ * Presence and recovery for RedisBackplane (redis.ts has the pool
+ * operations; see its header for the guarantees):
+ *
+ * - this process's registration and its heartbeat, which also notices when
+ *   Redis lost its data (the `epoch` key changed) or reaped this process
+ *   (it is no longer registered) and squares what it serves with Redis;
+ * - the reaper, which removes the members of processes whose presence expired;
+ * - recovery when the command connection is back: resubscribed, heartbeat
+ *   (and re-registration if needed), then the operations that waited.
+ */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../shared/logger.js';
+import type { OutageQueue } from './outage-queue.js';
+import type { Scripts } from './redis-scripts.js';
+import type { Served } from './served.js';
+
+export interface PresenceTiming {
+  ttlMs: number;
+  refreshMs: number;
+  reapMs: number;
+}
+
+/** The presence options with their defaults; throws a RangeError for ones a live process could miss. */
+export function presenceTiming(options: {
+  presenceTtlMs?: number;
+  presenceRefreshMs?: number;
+  reapIntervalMs?: number;
+}): PresenceTiming {
+  const timing = {
+    ttlMs: options.presenceTtlMs ?? 5000,
+    refreshMs: options.presenceRefreshMs ?? 1000,
+    reapMs: options.reapIntervalMs ?? 1000,
+  };
+  // Two heartbeats per TTL: one late heartbeat must not get a live process reaped.
+  if (!(timing.refreshMs > 0 && timing.ttlMs > 2 * timing.refreshMs && timing.reapMs > 0)) {
+    throw new RangeError('presenceTtlMs must exceed twice presenceRefreshMs, and both intervals be positive');
+  }
+  return timing;
+}
+
+/** What presence works with, all owned by the backplane. */
+export interface PresenceParts extends PresenceTiming {
+  /** This process's id in Redis. */
+  process: string;
+  command: Redis;
+  subscriber: Redis;
+  /** The scripts, defined on `command`. */
+  scripts: Scripts;
+  /** What this process serves: put back when Redis lost it, trimmed when it was reaped. */
+  served: Served;
+  /** The pool operations' queue: presence says when Redis is away and when it is back and squared. */
+  ops: OutageQueue;
+  logger: Logger;
+  /** The Redis URL without its password, for logs. */
+  where: string;
+  onEvicted: ((members: ReadonlyArray<{ pool: string; id: string }>) => void) | undefined;
+}
+
+export class Presence {
+  readonly #parts: PresenceParts;
+  /** The `epoch` key's value when this process last heartbeat; a different one means Redis lost its data. */
+  #epoch = '';
+  #syncing: Promise<void> | undefined;
+  #recovering = false;
+  #timers: NodeJS.Timeout[] = [];
+
+  constructor(parts: PresenceParts) {
+    this.#parts = parts;
+  }
+
+  /** The first heartbeat: registers this process. Rejects if Redis does not answer. */
+  register(): Promise<void> {
+    return this.#sync();
+  }
+
+  /** Once registered: heartbeats and reaps on timers, and recovers whenever the command connection is back. */
+  start(): void {
+    const { command, ops, refreshMs, reapMs, ttlMs, logger, where, process } = this.#parts;
+    command.on('close', () => ops.down());
+    command.on('ready', () => void this.#recover());
+    this.#timers.push(
+      setInterval(() => void this.#heartbeat(), refreshMs),
+      setInterval(() => void this.#reap(), reapMs),
+    );
+    for (const timer of this.#timers) timer.unref();
+    logger.log('info', 'server', 'backplane: connected to Redis', {
+      at: where,
+      process,
+      presenceTtlMs: ttlMs,
+      reapIntervalMs: reapMs,
+    });
+  }
+
+  /** No more heartbeats or reaping: the process is leaving, or playing dead. */
+  stop(): void {
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#timers = [];
+  }
+
+  /** Unregisters this process, its members leaving with `close`; if Redis is away, the reaper will do it. */
+  async retire(): Promise<void> {
+    const { ops, scripts, process, logger } = this.#parts;
+    if (!ops.up) return;
+    try {
+      await scripts.retire(process);
+    } catch (error) {
+      logger.log('warn', 'server', 'backplane: could not unregister; the reaper will', { error: String(error) });
+    }
+  }
+
+  async #recover(): Promise<void> {
+    const { ops, subscriber, logger, where } = this.#parts;
+    if (this.#recovering || ops.closed || ops.up) return;
+    this.#recovering = true;
+    try {
+      // Resubscribed before anything queued runs, so this process hears what its own queue causes.
+      if (subscriber.status !== 'ready') await withTimeout(once(subscriber, 'ready'), 5000);
+      await subscriber.ping();
+      await this.#sync();
+      if (ops.closed) return;
+      const queued = ops.resume();
+      logger.log('warn', 'server', 'backplane: Redis is back', { at: where, queued });
+    } catch (error) {
+      logger.log('error', 'server', 'backplane: recovery failed; retrying', { error: String(error) });
+      setTimeout(() => void this.#recover(), 500).unref();
+    } finally {
+      this.#recovering = false;
+    }
+  }
+
+  /** Heartbeats, and squares this process's members with Redis when Redis lost them or reaped them. */
+  #sync(): Promise<void> {
+    this.#syncing ??= (async () => {
+      const { scripts, process, ttlMs, served, logger, onEvicted } = this.#parts;
+      try {
+        const [epoch, known] = await scripts.register(process, ttlMs, randomBytes(8).toString('hex'));
+        if (this.#epoch === '') this.#epoch = epoch;
+        else if (epoch !== this.#epoch) {
+          this.#epoch = epoch;
+          const missing = await this.#reconcile(true);
+          logger.log('error', 'server', 'backplane: Redis lost its data; re-registered this process', {
+            members: missing.length,
+            pools: served.createdCount,
+          });
+        } else if (known === 0) {
+          const missing = await this.#reconcile(false);
+          served.evicted(missing);
+          logger.log('error', 'server', 'backplane: this process was taken for dead and its members reaped', {
+            members: missing.length,
+          });
+          if (missing.length > 0) onEvicted?.(missing);
+        }
+      } finally {
+        this.#syncing = undefined;
+      }
+    })();
+    return this.#syncing;
+  }
+
+  /** What Redis does not hold of what this process serves; with `readd`, put back silently first. */
+  async #reconcile(readd: boolean): Promise<Array<{ pool: string; id: string }>> {
+    const { scripts, process, served } = this.#parts;
+    const flat = await scripts.reconcile(process, readd, served.state());
+    const missing: Array<{ pool: string; id: string }> = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) missing.push({ pool: flat[i] as string, id: flat[i + 1] as string });
+    return missing;
+  }
+
+  async #heartbeat(): Promise<void> {
+    if (!this.#parts.ops.up || this.#syncing) return;
+    try {
+      await this.#sync();
+    } catch (error) {
+      this.#parts.logger.log('warn', 'server', 'backplane: heartbeat failed', { error: String(error) });
+    }
+  }
+
+  async #reap(): Promise<void> {
+    const { ops, scripts, logger } = this.#parts;
+    if (!ops.up) return;
+    try {
+      const flat = await scripts.reap();
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        logger.log('warn', 'server', 'backplane: reaped a dead process', { process: flat[i], members: flat[i + 1] });
+      }
+    } catch (error) {
+      logger.log('warn', 'server', 'backplane: reaper failed', { error: String(error) });
+    }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}

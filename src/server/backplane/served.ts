@@ -1,0 +1,79 @@
+/**
+ * What this process serves, as it last knew Redis held it: the pool
+ * operations (redis.ts) keep it up to date, and presence (presence.ts) puts
+ * it back when Redis lost it or tells `onEvicted` what was reaped. Neither
+ * file imports the other; both share this.
+ */
+import type { ServedState } from './redis-scripts.js';
+
+export class Served {
+  /** pool -> member id -> description JSON. */
+  readonly #members = new Map<string, Map<string, string>>();
+  /** Pools this process made with `createPool`. */
+  readonly #created = new Set<string>();
+  /** The highest sequence number seen per pool this process serves or created. */
+  readonly #seen = new Map<string, number>();
+
+  /** Member `id` joined, as of sequence number `seq`. */
+  joined(pool: string, id: string, seq: number): void {
+    let members = this.#members.get(pool);
+    if (!members) {
+      members = new Map();
+      this.#members.set(pool, members);
+    }
+    members.set(id, 'null');
+    this.see(pool, seq);
+  }
+
+  /** Member `id` is gone (left, or reaped); the pool's sequence number goes with its last member unless this process made it. */
+  left(pool: string, id: string): void {
+    const members = this.#members.get(pool);
+    members?.delete(id);
+    if (members?.size === 0) {
+      this.#members.delete(pool);
+      if (!this.#created.has(pool)) this.#seen.delete(pool);
+    }
+  }
+
+  /** Member `id`'s description is now `json`, if this process serves it. */
+  described(pool: string, id: string, json: string): void {
+    const members = this.#members.get(pool);
+    if (members?.has(id)) members.set(id, json);
+  }
+
+  created(pool: string): void {
+    this.#created.add(pool);
+  }
+
+  /** The pool was stopped. */
+  forget(pool: string): void {
+    this.#members.delete(pool);
+    this.#created.delete(pool);
+    this.#seen.delete(pool);
+  }
+
+  /** Whether this process serves a member of `pool` or made it: then it keeps the pool's sequence number. */
+  concerns(pool: string): boolean {
+    return this.#members.has(pool) || this.#created.has(pool);
+  }
+
+  see(pool: string, seq: number): void {
+    if (seq > (this.#seen.get(pool) ?? 0)) this.#seen.set(pool, seq);
+  }
+
+  /** Members Redis reaped while this process was taken for dead. */
+  evicted(members: ReadonlyArray<{ pool: string; id: string }>): void {
+    for (const { pool, id } of members) this.#members.get(pool)?.delete(id);
+  }
+
+  get createdCount(): number {
+    return this.#created.size;
+  }
+
+  /** Everything, as `reconcile` takes it. */
+  state(): ServedState {
+    const members: Array<readonly [string, string, string]> = [];
+    for (const [pool, ids] of this.#members) for (const [id, json] of ids) members.push([pool, id, json]);
+    return { created: [...this.#created], members, seen: [...this.#seen] };
+  }
+}
