@@ -61,6 +61,8 @@ async function main(argv: string[]): Promise<void> {
     pools: values.pool,
     allowedOrigins: values['allowed-origin'],
     log,
+    // Even with --quiet: a request answered 500 is a bug the operator has to see.
+    logError: (line: string) => process.stderr.write(`${line}\n`),
     ...(maxPeers === undefined ? {} : { maxPeers }),
     ...(resumeWindowMs === undefined ? {} : { resumeWindowMs }),
     ...(values.redis === undefined ? {} : { redis: values.redis }),

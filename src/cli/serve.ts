@@ -1,15 +1,17 @@
 /**
  * `rtcpool serve`: the signalling server, the demo page at `/` and the
  * browser build of the client at `/rtcpool.js`, on one port. Also an admin
- * HTTP API (only with `--admin-token`) to describe endpoints and stop pools.
+ * HTTP API (only with `--admin-token`, see admin.ts) to describe endpoints
+ * and stop pools.
  */
 
-import { timingSafeEqual } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createSignallingServer, type SignallingServer } from '../server/index.js';
+import { type AdminHandler, createAdminHandler } from './admin.js';
 
 /** The package root, whether this runs as dist/cli.js or src/cli/serve.ts. */
 const root = fileURLToPath(new URL(import.meta.url.includes('/src/cli/') ? '../..' : '..', import.meta.url));
@@ -38,9 +40,22 @@ function staticFiles(): Map<string, string> {
   return files;
 }
 
+/**
+ * The path of a request target, or undefined when it is not one (`//`,
+ * `//[`, `http://[::1`: Node's parser lets them through and `new URL`
+ * throws on them, which inside a request listener would end the process).
+ */
+function pathOf(request: IncomingMessage): URL | undefined {
+  try {
+    return new URL(request.url ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+
 /** The display name a demo page asks for (`/ws?name=Alice`), trimmed to something printable. */
 function demoName(request: IncomingMessage): string | undefined {
-  const name = new URL(request.url ?? '/', 'http://localhost').searchParams.get('name');
+  const name = pathOf(request)?.searchParams.get('name');
   const clean = name
     ?.replace(/[\p{C}]/gu, '')
     .trim()
@@ -60,6 +75,8 @@ export interface ServeOptions {
   allowedOrigins?: string[];
   adminToken?: string;
   log: (line: string) => void;
+  /** Unexpected failures (a request answered 500), with their stacks. Default: `log`. */
+  logError?: (line: string) => void;
 }
 
 /**
@@ -72,27 +89,25 @@ export async function serve(
   options: ServeOptions,
 ): Promise<{ url: string; server: SignallingServer<DemoIdentity>; close: () => Promise<void> }> {
   const files = staticFiles();
-  let signalling: SignallingServer<DemoIdentity> | undefined;
+  const logError = options.logError ?? options.log;
+  // Set once the signalling server exists, which is before the port is listened on.
+  let admin: AdminHandler | undefined;
   const http = createServer((request, response) => {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (path.startsWith('/admin/')) return void admin(request, response, path, signalling, options.adminToken);
-    const file = files.get(path);
-    if (!file || (request.method !== 'GET' && request.method !== 'HEAD')) return void response.writeHead(404).end();
-    let body: Buffer;
     try {
-      body = readFileSync(file);
-    } catch {
-      // dist/ is missing until `npm run build`.
-      return void response.writeHead(404, { 'content-type': 'text/plain' }).end(`${path}: not built (npm run build)\n`);
+      const path = pathOf(request)?.pathname;
+      if (path === undefined) return void sendJson(response, 400, { error: 'the request target is not a URL path' });
+      if (path.startsWith('/admin/') && admin) return admin(request, response, path);
+      serveFile(request, response, path, files);
+    } catch (error) {
+      // Nothing above is expected to throw; if it does, this request fails, not the server.
+      if (response.headersSent) response.destroy();
+      else sendJson(response, 500, { error: 'internal error' });
+      logError(
+        `${request.method} ${request.url?.slice(0, 200)} failed: ${error instanceof Error ? error.stack : error}`,
+      );
     }
-    response.writeHead(200, {
-      'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
-      'cache-control': 'no-cache',
-      'x-content-type-options': 'nosniff',
-    });
-    response.end(request.method === 'HEAD' ? undefined : body);
   });
-  signalling = await createSignallingServer<DemoIdentity>({
+  const server = await createSignallingServer<DemoIdentity>({
     server: http,
     pools: options.private ? 'private' : 'public',
     ...(options.maxPeers === undefined ? {} : { maxPeersPerPool: options.maxPeers }),
@@ -102,7 +117,8 @@ export async function serve(
     // Not authentication: the demo lets a page pick its display name, and the server (not the page) describes it.
     authenticate: (request) => ({ name: demoName(request) }),
   });
-  const server = signalling;
+  admin = createAdminHandler({ server, token: options.adminToken, logError });
+  answerUnparsableRequests(http);
   for (const pool of options.pools) await server.createPool(pool);
   server.events$.subscribe((event) => {
     if (event.type === 'join') {
@@ -132,63 +148,95 @@ export interface DemoIdentity {
   name: string | undefined;
 }
 
-/** The admin API: bearer-token only, JSON in and out. Off unless a token was given. */
-async function admin(
-  request: IncomingMessage,
-  response: ServerResponse,
-  path: string,
-  server: SignallingServer<DemoIdentity> | undefined,
-  token: string | undefined,
-): Promise<void> {
-  const reply = (status: number, body: unknown): void => {
-    response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  };
-  if (!token || !server) return reply(404, { error: 'the admin API is off (start with --admin-token)' });
-  if (!bearerMatches(request.headers.authorization, token)) return reply(401, { error: 'bad or missing bearer token' });
-  if (request.method === 'GET' && path === '/admin/stats') return reply(200, server.stats());
-  if (request.method === 'GET' && path === '/admin/pools') {
-    const ids = await server.pools();
-    const pools = await Promise.all(ids.map(async (id) => ({ id, members: (await server.pool(id)) ?? [] })));
-    return reply(200, pools);
-  }
-  if (request.method !== 'POST') return reply(404, { error: `no ${request.method} ${path}` });
-  const body = await readJson(request);
-  if (body === undefined) return reply(400, { error: 'the body must be a JSON object of at most 64 KiB' });
-  if (path === '/admin/describe' && typeof body.clientId === 'string' && 'description' in body) {
-    const done = server.describe(body.clientId, body.description as never);
-    return reply(done ? 200 : 404, done ? { ok: true } : { error: `no endpoint ${body.clientId}` });
-  }
-  if (path === '/admin/stop' && typeof body.pool === 'string') {
-    const done = await server.stopPool(body.pool);
-    return reply(done ? 200 : 404, done ? { ok: true } : { error: `no pool ${body.pool}` });
-  }
-  if (path === '/admin/pools' && typeof body.pool === 'string') {
-    await server.createPool(body.pool);
-    return reply(200, { ok: true });
-  }
-  return reply(400, { error: `${path}: unknown action or missing fields` });
-}
-
-function bearerMatches(header: string | undefined, token: string): boolean {
-  const given = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7) : '');
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-async function readJson(request: IncomingMessage): Promise<Record<string, unknown> | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > 64 * 1024) return undefined;
-    chunks.push(chunk);
-  }
+/** The demo page and the client's build: a fixed table, GET and HEAD only. */
+function serveFile(request: IncomingMessage, response: ServerResponse, path: string, files: Map<string, string>): void {
+  const file = files.get(path);
+  if (!file || (request.method !== 'GET' && request.method !== 'HEAD')) return void response.writeHead(404).end();
+  let body: Buffer;
   try {
-    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
+    body = readFileSync(file);
   } catch {
-    return undefined;
+    // dist/ is missing until `npm run build`.
+    return void response.writeHead(404, { 'content-type': 'text/plain' }).end(`${path}: not built (npm run build)\n`);
   }
+  response.writeHead(200, {
+    'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+    'cache-control': 'no-cache',
+    'x-content-type-options': 'nosniff',
+  });
+  response.end(request.method === 'HEAD' ? undefined : body);
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response
+    .writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+    .end(text);
+}
+
+/** What Node's HTTP parser reports to `clientError`. */
+interface ParserError extends Error {
+  code?: string;
+  /** The packet the parser was reading when it failed. */
+  rawPacket?: Buffer;
+}
+
+/** Node's own answers to requests its parser refuses, by error code; anything else is a 400. */
+const PARSER_REFUSALS = new Map<string | undefined, [status: number, text: string]>([
+  ['HPE_HEADER_OVERFLOW', [431, 'Request Header Fields Too Large']],
+  ['HPE_CHUNK_EXTENSIONS_OVERFLOW', [413, 'Payload Too Large']],
+  ['ERR_HTTP_REQUEST_TIMEOUT', [408, 'Request Timeout']],
+]);
+
+/**
+ * Requests Node's parser refuses (an unknown method such as `FOO`, a bad
+ * header, headers too large) never reach a handler. Node answers the first
+ * on a connection with an empty 400 and drops any later one (a keep-alive
+ * connection) without a word. This answers every one of them, as JSON like
+ * every other refusal, then closes the connection (the parser cannot find
+ * where the next request would start). If responses to earlier requests on
+ * that connection are still being written (pipelining, or a request followed
+ * by unframed bytes), the refusal waits for them: written now, its bytes
+ * would land inside theirs.
+ */
+function answerUnparsableRequests(http: Server): void {
+  const inFlight = new WeakMap<Duplex, number>();
+  const waiting = new WeakMap<Duplex, string>();
+  const refused = new WeakSet<Duplex>();
+  const refuse = (socket: Duplex, refusal: string) => {
+    if (!socket.writable) return void socket.destroy();
+    socket.end(refusal);
+    // Half-open until the client closes its side, which it may never do.
+    setTimeout(() => socket.destroy(), 5_000).unref();
+  };
+  // Registered after the signalling server attached, so it sees socket.io's requests too.
+  http.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    response.once('close', () => {
+      const left = (inFlight.get(socket) ?? 1) - 1;
+      inFlight.set(socket, left);
+      const refusal = waiting.get(socket);
+      if (left === 0 && refusal !== undefined) refuse(socket, refusal);
+    });
+  });
+  http.on('clientError', (error: ParserError, socket: Duplex) => {
+    // Once failed, the parser fails again on every later packet: the first failure was answered.
+    if (refused.has(socket)) return;
+    if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    const busy = (inFlight.get(socket) ?? 0) > 0;
+    // A request that took too long is given up on, as Node does, not waited for.
+    if (busy && error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return void socket.destroy();
+    refused.add(socket);
+    const [status, text] = PARSER_REFUSALS.get(error.code) ?? [400, 'Bad Request'];
+    const body = JSON.stringify({ error: `${text.toLowerCase()}: the request could not be parsed` });
+    const headers = `HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`;
+    // An answer to HEAD has no body: the client would read it as the start of another answer. The
+    // parser failed before it could tell the method; the packet it was reading starts with the request
+    // line, unless the request came in several packets (then the body is sent anyway).
+    const isHead = error.rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
+    const refusal = isHead ? headers : headers + body;
+    if (busy) waiting.set(socket, refusal);
+    else refuse(socket, refusal);
+  });
 }
