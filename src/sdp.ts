@@ -30,22 +30,255 @@ export function candidateFitsDescription(candidate: IceCandidate, sdp: string): 
   return true;
 }
 
+/** One m-section, reduced to what an offer can change. */
+interface MediaSection {
+  kind: string;
+  proto: string;
+  /** The m-line's format list: RTP payload types, or `webrtc-datachannel`. */
+  formats: string[];
+  /** Port 0 without `a=bundle-only`: a stopped transceiver or a refused section. */
+  rejected: boolean;
+  mid: string | undefined;
+  direction: string;
+  /** Stream ids from `a=msid` (and from `a=ssrc:N msid:`, where a stack writes it there). */
+  msids: Set<string>;
+  ufrag: string | undefined;
+  /** Per payload type: encoding (name lower-cased, as RFC 4855 makes it case-insensitive), `a=fmtp`, `a=rtcp-fb`. */
+  rtpmap: Map<string, string>;
+  fmtp: Map<string, string>;
+  rtcpFb: Map<string, Set<string>>;
+  /** Header extensions by URI: `id[/direction]` and any attributes. */
+  extmap: Map<string, string>;
+  sctpPort: string | undefined;
+  maxMessageSize: string | undefined;
+}
+
+const DIRECTIONS = new Set(['sendrecv', 'sendonly', 'recvonly', 'inactive']);
+
+function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  const values = map.get(key);
+  if (values) values.add(value);
+  else map.set(key, new Set([value]));
+}
+
 /**
- * Whether two descriptions negotiate the same media: the same m-sections
- * (kind, mid, direction, sending tracks) and ICE credentials. Session
- * versions, ports and candidates are ignored.
+ * The m-sections of an SDP blob. Session-level `a=ice-ufrag` and direction
+ * are the defaults of every section (JSEP puts them per section; the
+ * simulated stack of the tests puts the ufrag at session level).
+ */
+function mediaSections(sdp: string): MediaSection[] {
+  const sections: MediaSection[] = [];
+  let sessionUfrag: string | undefined;
+  let sessionDirection = 'sendrecv';
+  let section: MediaSection | undefined;
+  for (const raw of sdp.split(/\r?\n/)) {
+    const line = raw.trimEnd();
+    if (line.startsWith('m=')) {
+      const [kind = '', port = '', proto = '', ...formats] = line.slice(2).split(/\s+/);
+      section = {
+        kind,
+        proto,
+        formats,
+        // Ports change with every gathering and are 9 or real by whim of the stack; only 0 means something.
+        rejected: port === '0',
+        mid: undefined,
+        direction: sessionDirection,
+        msids: new Set(),
+        ufrag: sessionUfrag,
+        rtpmap: new Map(),
+        fmtp: new Map(),
+        rtcpFb: new Map(),
+        extmap: new Map(),
+        sctpPort: undefined,
+        maxMessageSize: undefined,
+      };
+      sections.push(section);
+      continue;
+    }
+    if (!line.startsWith('a=')) continue;
+    const colon = line.indexOf(':');
+    const name = colon === -1 ? line.slice(2) : line.slice(2, colon);
+    const value = colon === -1 ? '' : line.slice(colon + 1);
+    if (!section) {
+      if (name === 'ice-ufrag') sessionUfrag = value;
+      else if (DIRECTIONS.has(name)) sessionDirection = name;
+      continue;
+    }
+    const [head = '', ...rest] = value.split(' ');
+    const tail = rest.join(' ');
+    switch (name) {
+      case 'mid':
+        section.mid = value;
+        break;
+      case 'ice-ufrag':
+        section.ufrag = value;
+        break;
+      case 'bundle-only':
+        // An offer may bundle a section it has not yet had accepted with port 0.
+        section.rejected = false;
+        break;
+      case 'msid':
+        section.msids.add(value);
+        break;
+      case 'ssrc':
+        if (tail.startsWith('msid:')) section.msids.add(tail.slice('msid:'.length));
+        break;
+      case 'rtpmap':
+        section.rtpmap.set(head, tail.toLowerCase());
+        break;
+      case 'fmtp':
+        // Parameter order carries no meaning; stacks differ in how they write it.
+        section.fmtp.set(
+          head,
+          tail
+            .split(';')
+            .map((parameter) => parameter.trim())
+            .filter((parameter) => parameter !== '')
+            .sort()
+            .join(';'),
+        );
+        break;
+      case 'rtcp-fb':
+        addTo(section.rtcpFb, head, tail);
+        break;
+      case 'extmap':
+        section.extmap.set(rest[0] ?? '', [head, ...rest.slice(1)].join(' '));
+        break;
+      case 'sctp-port':
+        section.sctpPort = value;
+        break;
+      case 'max-message-size':
+        section.maxMessageSize = value;
+        break;
+      default:
+        if (DIRECTIONS.has(name)) section.direction = name;
+    }
+  }
+  return sections;
+}
+
+const isRtp = (section: MediaSection) => section.proto.includes('RTP');
+
+/**
+ * What of `section` an offer negotiates, as a comparable value. With
+ * `answer`, only what that answer could have kept: its payload types (in the
+ * order `section` gives them), the feedback and extensions it names, the SCTP
+ * attributes it states. Everything else is compared whole.
+ */
+function negotiated(section: MediaSection, answer?: MediaSection): unknown[] {
+  const rtp = isRtp(section);
+  // A payload type listed twice means what it means once: wrtc lists red twice
+  // in every offer after setCodecPreferences kept it (not in the one applied).
+  const listed = [...new Set(section.formats)];
+  const formats = rtp && answer ? listed.filter((pt) => answer.formats.includes(pt)) : listed;
+  const feedback = (pt: string) => {
+    const own = [...(section.rtcpFb.get(pt) ?? [])];
+    const kept = answer ? own.filter((fb) => answer.rtcpFb.get(pt)?.has(fb)) : own;
+    return kept.sort();
+  };
+  const extensions = [...section.extmap]
+    .filter(([uri]) => !answer || answer.extmap.has(uri))
+    .map(([uri, attributes]) => `${attributes} ${uri}`)
+    .sort();
+  const stated = (value: string | undefined, inAnswer: string | undefined) =>
+    answer && inAnswer === undefined ? undefined : value;
+  return [
+    section.kind,
+    section.proto,
+    formats,
+    section.rejected,
+    section.mid,
+    section.direction,
+    [...section.msids].sort(),
+    section.ufrag,
+    rtp ? formats.map((pt) => [pt, section.rtpmap.get(pt), section.fmtp.get(pt), feedback(pt)]) : [],
+    // Feedback for every payload type (`a=rtcp-fb:*`).
+    feedback('*'),
+    extensions,
+    stated(section.sctpPort, answer?.sctpPort),
+    stated(section.maxMessageSize, answer?.maxMessageSize),
+  ];
+}
+
+/**
+ * Whether `offer`, freshly created, would negotiate nothing that `current`
+ * (the connection's local description) has not already negotiated, so that
+ * sending it would only cost a round. `makeOffer` asks it to drop the
+ * spurious `negotiationneeded` events of libwebrtc (`@roamhq/wrtc`,
+ * Chromium): for changes an answer already covered, or remembered while the
+ * machine was answering or rolling back.
+ *
+ * Compared, per m-section and in order: kind, transport protocol, the m-line
+ * payload types in order (the codec preference order), whether the section
+ * is stopped or refused (port 0 without `a=bundle-only`), mid, direction,
+ * the `a=msid` stream ids (also read from `a=ssrc:N msid:`), ICE ufrag, and
+ * for each payload type its `a=rtpmap` (encoding name case-insensitive, as
+ * RFC 4855 has it), `a=fmtp` (parameter order ignored) and `a=rtcp-fb` (as a
+ * set: werift reorders them between offers); then `a=extmap` (as a set keyed
+ * by URI, with id and direction), `a=sctp-port` and `a=max-message-size`.
+ * So `setCodecPreferences`, codec parameters, `setHeaderExtensionsToNegotiate`,
+ * a transceiver's direction, stream, track or `stop()`, a section added or
+ * removed and an ICE restart all count as changes.
+ *
+ * Ignored, because they change with no new offer needed: the `o=` line
+ * (libwebrtc bumps its version with every offer, werift even starts a new
+ * session id), ports other than 0, `c=` and `a=rtcp` addresses, candidates
+ * and `a=end-of-candidates` (gathering), `a=setup` (`actpass` in offers,
+ * `active` or `passive` in answers, and werift writes its role in
+ * re-offers), `a=ice-pwd` (it changes with the ufrag, which is compared),
+ * `a=fingerprint` (one certificate per connection), SSRC numbers and cname
+ * (the sender's own), a payload type listed twice (wrtc lists red twice in
+ * every offer created after `setCodecPreferences` kept red, though not in
+ * the one it applied), and what no API changes once a section exists:
+ * `a=group:BUNDLE` (it follows the mids), `a=rtcp-mux`, `a=rtcp-rsize`,
+ * `a=rtcp-xr`, `a=ice-options`, `a=extmap-allow-mixed`, `a=msid-semantic`,
+ * simulcast.
+ *
+ * When `current` is our own OFFER the fresh one must match it exactly:
+ * libwebrtc (wrtc) and Chromium re-offer the same list in the same order,
+ * however much the answer narrowed it (checked against werift's answers,
+ * which keep two audio codecs and one video codec). werift's own re-offer is
+ * the exception: it adds the opus `a=fmtp` it read in the answer, so a
+ * werift peer asked to negotiate with its offer current sends one more
+ * offer, once (werift does not ask by itself in that state: it tracks what
+ * its offers covered).
+ *
+ * When `current` is our ANSWER (or pranswer) it holds only what both sides
+ * share, and the connection's next offer lists more. wrtc answers werift's
+ * audio offer with opus and PCMU, no header extensions and no
+ * `max-message-size`, then offers the same two codecs first followed by its
+ * thirteen others, four extensions and `max-message-size`; Chromium,
+ * answering an offer that preferred opus alone, offers all eight of its
+ * codecs next; wrtc answering wrtc leaves out VP9 profiles and flexfec that
+ * its next offer appends. So the fresh offer is first restricted to what the
+ * answer could hold: its payload types to those in the answer, in the
+ * offer's order; its `a=rtcp-fb` and `a=extmap` to those in the answer;
+ * `a=sctp-port` and `a=max-message-size` to where the answer states them.
+ * A negotiated codec removed, moved behind another negotiated one or given
+ * other parameters, or a negotiated extension removed or renumbered, still
+ * differs; a codec the answer lacks preferred first does not, rightly, since
+ * the remote could not use it anyway.
+ *
+ * What an answer cannot tell is not seen. A codec or extension the answer
+ * lacks that the offer adds back may be one the remote offer never had; it
+ * waits for the next change that needs an offer. Directions are compared
+ * exactly: an answer's direction is ours intersected with the remote offer's
+ * (an answer to a `recvonly` offer is `sendonly` while the next offer says
+ * `sendrecv`), and without the remote offer, "same" could hide a transceiver
+ * that starts receiving; a mismatch costs one round, after which the current
+ * description is our offer and matches.
  */
 export function sameMedia(
   current: { readonly type: string; readonly sdp: string },
   offer: { readonly sdp: string },
 ): boolean {
-  const media = (sdp: string) =>
-    sdp
-      .split(/\r?\n/)
-      .filter((line) =>
-        /^(m=\S+|a=mid:|a=(sendrecv|sendonly|recvonly|inactive)$|a=msid:|a=ice-ufrag:|a=sctp-port:)/.test(line),
-      )
-      .map((line) => (line.startsWith('m=') ? line.split(' ')[0] : line))
-      .join('\n');
-  return media(current.sdp) === media(offer.sdp);
+  const was = mediaSections(current.sdp);
+  const next = mediaSections(offer.sdp);
+  if (was.length !== next.length) return false;
+  const isAnswer = current.type === 'answer' || current.type === 'pranswer';
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  return was.every((section, index) => {
+    const fresh = next[index] as MediaSection;
+    return same(negotiated(section), negotiated(fresh, isAnswer ? section : undefined));
+  });
 }
