@@ -402,7 +402,11 @@ export const negotiationMachine = negotiation
         on: { 'pc.icecandidate': { actions: 'holdCandidate' } },
         invoke: {
           src: 'makeOffer',
-          input: ({ context }) => ({ ...effectInput({ context }), iceRestart: context.iceRestartNeeded }),
+          input: ({ context }) => ({
+            peerId: context.peerId,
+            lookup: context.lookup,
+            iceRestart: context.iceRestartNeeded,
+          }),
           onDone: [
             {
               // wrtc fires negotiationneeded for changes already negotiated; an offer
@@ -512,7 +516,7 @@ export const negotiationMachine = negotiation
           src: 'acceptRemoteDescription',
           input: ({ context, event }) => {
             assertEvent(event, 'signal.description');
-            return { ...effectInput({ context }), description: event.description };
+            return { peerId: context.peerId, lookup: context.lookup, description: event.description };
           },
           onDone: {
             target: 'stable',
