@@ -20,14 +20,15 @@ const RTCPOOL_ERROR = Symbol.for('rtcpool.error');
  */
 export abstract class RtcpoolError extends Error {
   abstract readonly code: string;
-
-  /** `x instanceof RtcpoolError` is true for every marked error; subclasses keep the usual prototype check. */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` was asked about, a subclass included
-    const asked: unknown = this;
-    if (asked !== RtcpoolError) return Function.prototype[Symbol.hasInstance].call(asked, value);
-    return value instanceof Error && (value as { [RTCPOOL_ERROR]?: unknown })[RTCPOOL_ERROR] === true;
-  }
 }
 
 Object.defineProperty(RtcpoolError.prototype, RTCPOOL_ERROR, { value: true });
+
+// `x instanceof RtcpoolError` is true for every marked error. Subclasses inherit this function, and `this` is
+// then the subclass `instanceof` was asked about: they keep the ordinary prototype check.
+Object.defineProperty(RtcpoolError, Symbol.hasInstance, {
+  value(this: unknown, value: unknown): boolean {
+    if (this !== RtcpoolError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return value instanceof Error && (value as { [RTCPOOL_ERROR]?: unknown })[RTCPOOL_ERROR] === true;
+  },
+});

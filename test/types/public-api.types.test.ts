@@ -97,7 +97,9 @@ describe('errors', () => {
     expectTypeOf<InstanceType<Errors['SignallingClosedError']>>().toExtend<InstanceType<Errors['RtcpoolError']>>();
     // The machines' error has the same shape, though it cannot extend the class (machines/ imports only XState).
     expectTypeOf<NegotiationError>().toExtend<InstanceType<Errors['RtcpoolError']>>();
-    expectTypeOf<InstanceType<Errors['PoolError']>['code']>().toEqualTypeOf<import('../../src/index.js').PoolErrorCode>();
+    expectTypeOf<InstanceType<Errors['PoolError']>['code']>().toEqualTypeOf<
+      import('../../src/index.js').PoolErrorCode
+    >();
     expectTypeOf<import('../../src/index.js').PoolEventError['code']>().not.toEqualTypeOf<string>();
   });
 });
