@@ -155,14 +155,13 @@ export class MediaPanel {
    * A remote track arrived (the pool's `track` event).
    *
    * @param {import('./lib.js').ManagedConnection} connection
-   * @param {unknown} track
-   * @param {unknown[]} streams
+   * @param {MediaStreamTrack} mediaTrack
+   * @param {readonly MediaStream[]} streams
    */
-  addTrack(connection, track, streams) {
+  addTrack(connection, mediaTrack, streams) {
     const tile = this.remote.get(connection.id) ?? this.#remoteTile(connection.id);
-    const mediaTrack = /** @type {MediaStreamTrack} */ (track);
     // ManagedStream sends every track with its stream, so a peer's audio and video arrive in one stream.
-    const stream = /** @type {MediaStream | undefined} */ (streams[0]) ?? tile.stream ?? new MediaStream();
+    const stream = streams[0] ?? tile.stream ?? new MediaStream();
     if (!stream.getTracks().includes(mediaTrack)) stream.addTrack(mediaTrack);
     if (tile.stream !== stream) this.#play(tile, stream);
     else if (mediaTrack.kind === 'audio') this.#listen(tile, stream);

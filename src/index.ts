@@ -20,10 +20,9 @@ export {
   poolMachine,
 } from '../machines/pool.js';
 export {
-  type DataChannelLike,
   ManagedConnection,
+  type ManagedConnectionEventDetails,
   type ManagedConnectionEventType,
-  type MediaPeerConnection,
 } from './managed-connection.js';
 export { ManagedStream, type MediaKind, media, type StreamLike, type TrackLike } from './media.js';
 export {
@@ -33,14 +32,26 @@ export {
   type OutgoingSignal,
 } from './negotiation.js';
 export type { PeerConnectionLike } from './peer-connection.js';
+export type {
+  DataChannelInitOf,
+  DataChannelLike,
+  DataChannelOf,
+  PeerConnectionConstructor,
+  PoolPeerConnection,
+  SenderLike,
+  SenderOf,
+  StatsOf,
+  StreamOf,
+  TrackOf,
+} from './platform.js';
 export { Pool, type PoolOptions, type SignallingChannel } from './pool.js';
 export {
   CONTROL_CHANNEL,
   createPoolActor,
+  type NegotiatedPeerConnection,
   type PoolActor,
   type PoolActorOptions,
   type PoolOutgoingMessage,
-  type PoolPeerConnection,
 } from './pool-actor.js';
 export {
   PoolError,
@@ -49,6 +60,7 @@ export {
   type PoolEventDetails,
   type PoolEventError,
   PoolEvents,
+  type PoolEventType,
 } from './pool-events.js';
 // The server-side half of the protocol (parseClientFrame, parseClientEvent,
 // CLIENT_EVENTS) lives in src/protocol for the signalling server; the
@@ -80,6 +92,7 @@ export {
   type SignallingErrorCode,
   sdpMessage,
 } from './protocol/index.js';
+export { type MediaSectionSummary, mediaSummary } from './sdp.js';
 export { RtcpoolError } from './shared/errors.js';
 export { consoleLogger, type LogArea, type Logger, type LogLevel, silentLogger } from './shared/logger.js';
 export {

@@ -1,51 +1,66 @@
 import { Observable } from 'rxjs';
 import type { AnyActorRef } from 'xstate';
-import type { JsonValue } from '../machines/pool.js';
-import { CONTROL_CHANNEL, type PoolPeerConnection } from './pool-actor.js';
+import type { JsonValue, PeerConnectionState } from '../machines/types.js';
+import { isPeerConnectionState } from './peer-connection.js';
+import type {
+  DataChannelInitOf,
+  DataChannelOf,
+  PoolPeerConnection,
+  SenderOf,
+  StatsOf,
+  StreamOf,
+  TrackOf,
+} from './platform.js';
+import { CONTROL_CHANNEL } from './pool-actor.js';
+import { type MediaSectionSummary, mediaSummary } from './sdp.js';
+
+/** The `detail` of each event a managed connection dispatches. */
+export interface ManagedConnectionEventDetails<PC extends PoolPeerConnection = RTCPeerConnection> {
+  /** A remote track arrived: exactly once per track, on every stack. */
+  track: { connection: ManagedConnection<PC>; track: TrackOf<PC>; streams: readonly StreamOf<PC>[] };
+  /** The peer opened a data channel (the pool's own control channel is never shown). */
+  datachannel: { connection: ManagedConnection<PC>; channel: DataChannelOf<PC> };
+  /** The connection's state changed (`connecting`, `connected`, `disconnected`, `failed`, `closed`). */
+  connectionstatechange: { connection: ManagedConnection<PC>; state: PeerConnectionState };
+}
 
 /** The events a managed connection lets the application listen to. */
-export type ManagedConnectionEventType = 'track' | 'datachannel';
+export type ManagedConnectionEventType = keyof ManagedConnectionEventDetails;
 
-/** What a managed connection needs of a real connection beyond negotiation. */
-export interface MediaPeerConnection extends PoolPeerConnection {
-  createDataChannel(label: string, options?: object): DataChannelLike;
-  addTrack(track: unknown, ...streams: unknown[]): unknown;
-  removeTrack(sender: unknown): void;
-}
-
-/** The parts of an `RTCDataChannel` the pool relies on. */
-export interface DataChannelLike {
-  readonly label: string;
-  readonly readyState: string;
-  addEventListener(type: string, listener: (event: unknown) => void): void;
-  removeEventListener(type: string, listener: (event: unknown) => void): void;
-}
+const EVENT_TYPES: readonly string[] = [
+  'track',
+  'datachannel',
+  'connectionstatechange',
+] satisfies ManagedConnectionEventType[];
 
 /**
- * One remote peer of a pool: its id, its trusted description, data channels
- * and media. Negotiation is automatic; adding a track or a channel is enough.
+ * One remote peer of a pool: its id, its trusted description, data channels,
+ * media, and the controls every WebRTC application reaches for. Negotiation
+ * is automatic; adding a track or a channel is enough.
+ *
+ * Typed for the browser's objects by default (`RTCDataChannel`,
+ * `MediaStreamTrack`, `MediaStream`, `RTCRtpSender`, `RTCStatsReport`); a pool
+ * on werift hands out werift's (see `Pool`).
  *
  * @example
- * pool.events.addEventListener('peer', ({ detail: { connection } }) => {
- *   connection.dataChannel('chat').then((channel) => channel.send('hello'));
- *   connection.addEventListener('track', ({ detail }) => video.srcObject = detail.streams[0]);
+ * pool.events.addEventListener('peer', async ({ detail: { connection } }) => {
+ *   connection.addEventListener('track', ({ detail }) => (video.srcObject = detail.streams[0] ?? null));
+ *   const chat = await connection.dataChannel('chat');
+ *   chat.send('hello');
  * });
  */
-export class ManagedConnection extends EventTarget {
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface below only adds typed overloads of EventTarget's methods
+export class ManagedConnection<PC extends PoolPeerConnection = RTCPeerConnection> extends EventTarget {
   readonly id: string;
-  readonly #pc: MediaPeerConnection;
+  readonly #pc: PC;
   readonly #description: () => JsonValue;
   readonly #negotiator: () => AnyActorRef | undefined;
   readonly #seenTracks = new Set<string>();
   readonly #release: () => void;
+  #state: PeerConnectionState = 'new';
 
   /** @internal created by the pool */
-  constructor(
-    id: string,
-    pc: MediaPeerConnection,
-    description: () => JsonValue,
-    negotiator: () => AnyActorRef | undefined,
-  ) {
+  constructor(id: string, pc: PC, description: () => JsonValue, negotiator: () => AnyActorRef | undefined) {
     super();
     this.id = id;
     this.#pc = pc;
@@ -53,33 +68,80 @@ export class ManagedConnection extends EventTarget {
     this.#negotiator = negotiator;
     const onTrack = (event: unknown) => {
       const { track, transceiver, streams } = event as {
-        track?: { id?: string };
+        track: TrackOf<PC> & { id?: string };
         transceiver?: { mid?: string | null };
-        streams?: unknown[];
+        streams?: readonly StreamOf<PC>[];
       };
       // werift reports a track again after every renegotiation: one event per remote track.
       const key = track?.id ?? transceiver?.mid ?? '';
       if (this.#seenTracks.has(key)) return;
       this.#seenTracks.add(key);
-      this.dispatchEvent(new CustomEvent('track', { detail: { connection: this, track, streams: streams ?? [] } }));
+      this.#dispatch('track', { connection: this, track, streams: streams ?? [] });
     };
     const onDataChannel = (event: unknown) => {
-      const { channel } = event as { channel: DataChannelLike };
+      const { channel } = event as { channel: DataChannelOf<PC> & { label: string } };
       // The pool's own channel is not the application's.
       if (channel.label === CONTROL_CHANNEL) return;
-      this.dispatchEvent(new CustomEvent('datachannel', { detail: { connection: this, channel } }));
+      this.#dispatch('datachannel', { connection: this, channel });
+    };
+    const onStateChange = () => {
+      const state = pc.connectionState;
+      if (!isPeerConnectionState(state) || state === this.#state) return;
+      this.#state = state;
+      this.#dispatch('connectionstatechange', { connection: this, state });
     };
     pc.addEventListener('track', onTrack);
     pc.addEventListener('datachannel', onDataChannel);
+    pc.addEventListener('connectionstatechange', onStateChange);
     this.#release = () => {
       pc.removeEventListener('track', onTrack);
       pc.removeEventListener('datachannel', onDataChannel);
+      pc.removeEventListener('connectionstatechange', onStateChange);
     };
   }
 
   /** The trusted description the server set for this peer (null when none). */
   get description(): JsonValue {
     return this.#description();
+  }
+
+  /**
+   * The peer connection itself: an escape hatch. Reading from it is always
+   * safe (`getStats`, `getTransceivers`, `getSenders`, states, descriptions),
+   * and so are the calls that only start a negotiation, which the machine
+   * then carries out (`addTrack`, `removeTrack`, `addTransceiver`,
+   * `createDataChannel`, a transceiver's `direction` or
+   * `setCodecPreferences`, a sender's `replaceTrack` or `setParameters`).
+   * Never call what the machine owns: `createOffer`, `createAnswer`,
+   * `setLocalDescription`, `setRemoteDescription`, `addIceCandidate`,
+   * `restartIce` (use {@link restartIce}) or `close` (close the pool); and
+   * do not replace its event handlers (`onnegotiationneeded`,
+   * `onicecandidate`, ...): add listeners instead.
+   */
+  get peerConnection(): PC {
+    return this.#pc;
+  }
+
+  /** The connection's state: `new`, `connecting`, `connected`, `disconnected`, `failed` or `closed`. */
+  get connectionState(): PeerConnectionState {
+    const state = this.#pc.connectionState;
+    return isPeerConnectionState(state) ? state : this.#state;
+  }
+
+  /** The connection's state now and after every change; completes when the peer leaves or the pool ends. */
+  get connectionState$(): Observable<PeerConnectionState> {
+    return new Observable((subscriber) => {
+      subscriber.next(this.connectionState);
+      const listener = (event: Event) =>
+        subscriber.next((event as CustomEvent<{ state: PeerConnectionState }>).detail.state);
+      super.addEventListener('connectionstatechange', listener);
+      const ended = () => subscriber.complete();
+      super.addEventListener('dispose', ended);
+      return () => {
+        super.removeEventListener('connectionstatechange', listener);
+        super.removeEventListener('dispose', ended);
+      };
+    });
   }
 
   /** Where this connection's negotiation stands, e.g. `{ stable: 'idle' }` or `'makingOffer'`. */
@@ -107,52 +169,110 @@ export class ManagedConnection extends EventTarget {
   }
 
   /**
+   * What the peer's current description negotiates, per m-section: its kind,
+   * mid, direction as the peer wrote it (`sendonly`: the peer sends,
+   * nothing comes back), codecs in preference order and whether it is
+   * stopped. Empty until the first description arrives.
+   */
+  get remoteMedia(): MediaSectionSummary[] {
+    const remote = this.#pc.remoteDescription;
+    return remote ? mediaSummary(remote.sdp) : [];
+  }
+
+  /**
    * Opens a data channel to this peer. Resolves with the channel once it is
    * open (rejects if it closes first); with `raw`, returns it at once.
    */
-  dataChannel(label: string, options?: object, raw?: false): Promise<DataChannelLike>;
-  dataChannel(label: string, options: object | undefined, raw: true): DataChannelLike;
-  dataChannel(label: string, options: object = {}, raw = false): Promise<DataChannelLike> | DataChannelLike {
-    const channel = this.#pc.createDataChannel(label, options);
+  dataChannel(label: string, options?: DataChannelInitOf<PC>, raw?: false): Promise<DataChannelOf<PC>>;
+  dataChannel(label: string, options: DataChannelInitOf<PC> | undefined, raw: true): DataChannelOf<PC>;
+  dataChannel(
+    label: string,
+    options?: DataChannelInitOf<PC>,
+    raw = false,
+  ): Promise<DataChannelOf<PC>> | DataChannelOf<PC> {
+    // The constraint types it loosely; PC's own signature (DataChannelOf) is what it returns.
+    const channel = this.#pc.createDataChannel(label, (options ?? {}) as never) as DataChannelOf<PC>;
     if (raw) return channel;
+    const opened = channel as DataChannelOf<PC> & { readyState: string } & Pick<EventTarget, 'addEventListener'>;
     return new Promise((resolve, reject) => {
-      if (channel.readyState === 'open') return resolve(channel);
+      if (opened.readyState === 'open') return resolve(channel);
       const settle = (open: boolean) => () => {
-        channel.removeEventListener('open', opened);
-        channel.removeEventListener('close', closed);
+        opened.removeEventListener('open', onOpen);
+        opened.removeEventListener('close', onClose);
         if (open) resolve(channel);
         else reject(new Error(`data channel "${label}" to ${this.id} closed before it opened`));
       };
-      const opened = settle(true);
-      const closed = settle(false);
-      channel.addEventListener('open', opened);
-      channel.addEventListener('close', closed);
+      const onOpen = settle(true);
+      const onClose = settle(false);
+      opened.addEventListener('open', onOpen);
+      opened.addEventListener('close', onClose);
     });
   }
 
   /** Sends a track to this peer; renegotiation follows on its own. */
-  addTrack(track: unknown, ...streams: unknown[]): unknown {
-    return this.#pc.addTrack(track, ...streams);
+  addTrack(track: TrackOf<PC>, ...streams: StreamOf<PC>[]): SenderOf<PC> {
+    return this.#pc.addTrack(track as never, ...(streams as never[])) as SenderOf<PC>;
   }
 
-  /** Stops sending what `addTrack` started. */
-  removeTrack(sender: unknown): void {
-    this.#pc.removeTrack(sender);
+  /** Stops sending what `addTrack` started; renegotiation follows on its own. */
+  removeTrack(sender: SenderOf<PC>): void {
+    this.#pc.removeTrack(sender as never);
   }
 
+  /**
+   * Restarts ICE (new credentials, new candidates) through the glare-safe
+   * offer path: safe while the other side restarts too, or while anything
+   * else is being negotiated. For a path that broke; a `failed` connection
+   * restarts on its own.
+   */
+  restartIce(): void {
+    this.#negotiator()?.send({ type: 'app.restartIce' });
+  }
+
+  /** The connection's statistics (`RTCStatsReport` in a browser): round-trip time, bitrates, the selected candidate pair. */
+  getStats(): Promise<StatsOf<PC>> {
+    return this.#pc.getStats() as Promise<StatsOf<PC>>;
+  }
+
+  /** Listens to `track`, `datachannel` or `connectionstatechange`; any other type throws a TypeError. */
   override addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
+    listener: ((event: CustomEvent<never>) => void) | EventListenerOrEventListenerObject | null,
     options?: AddEventListenerOptions | boolean,
   ): void {
-    if (type !== 'track' && type !== 'datachannel') {
-      throw new TypeError(`ManagedConnection only dispatches "track" and "datachannel", not "${type}"`);
+    if (!EVENT_TYPES.includes(type)) {
+      const known = EVENT_TYPES.map((name) => `"${name}"`).join(', ');
+      throw new TypeError(`ManagedConnection dispatches ${known}, not "${type}"`);
     }
-    super.addEventListener(type, listener, options);
+    super.addEventListener(type, listener as EventListenerOrEventListenerObject | null, options);
   }
 
-  /** @internal the pool calls this when the peer leaves */
+  /** @internal the pool calls this when the peer leaves or the pool ends */
   dispose(): void {
     this.#release();
+    this.dispatchEvent(new Event('dispose'));
   }
+
+  #dispatch<K extends ManagedConnectionEventType>(type: K, detail: ManagedConnectionEventDetails<PC>[K]): void {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+// Typed listeners for the events above; the methods themselves are EventTarget's (checked in addEventListener).
+export interface ManagedConnection<PC extends PoolPeerConnection = RTCPeerConnection> {
+  addEventListener<K extends ManagedConnectionEventType>(
+    type: K,
+    listener: (event: CustomEvent<ManagedConnectionEventDetails<PC>[K]>) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends ManagedConnectionEventType>(
+    type: K,
+    listener: (event: CustomEvent<ManagedConnectionEventDetails<PC>[K]>) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
 }

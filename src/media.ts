@@ -1,4 +1,5 @@
 import type { ManagedConnection } from './managed-connection.js';
+import type { PoolPeerConnection, SenderOf, StreamOf, TrackOf } from './platform.js';
 import type { Pool } from './pool.js';
 
 /** The parts of a `MediaStreamTrack` a managed stream uses. */
@@ -14,10 +15,20 @@ export interface TrackLike {
 /** The parts of a `MediaStream` a managed stream uses. */
 export interface StreamLike {
   readonly id: string;
-  getTracks(): TrackLike[];
+  getTracks(): readonly unknown[];
+  addTrack?(track: never): void;
+  removeTrack?(track: never): void;
 }
 
 export type MediaKind = 'audio' | 'video';
+
+/** A track being sent to one peer, and the sender carrying it. */
+interface Sending<PC extends PoolPeerConnection> {
+  track: TrackOf<PC>;
+  sender: SenderOf<PC>;
+}
+
+const like = (track: unknown) => track as TrackLike;
 
 /**
  * Shares one local stream with every peer of a pool, present and future, and
@@ -25,56 +36,61 @@ export type MediaKind = 'audio' | 'video';
  *
  * Muting disables the local tracks (`track.enabled = false`): peers receive
  * silence or black frames, the connections stay up and nothing is
- * renegotiated. Only `close()` removes the tracks, which renegotiates.
+ * renegotiated. {@link replaceTrack} swaps what every peer receives (another
+ * camera, the screen) without renegotiating either. {@link addTrack},
+ * {@link removeTrack} and {@link close} change what is sent, which
+ * renegotiates.
  *
  * @example
  * const camera = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
  * const shared = new media.ManagedStream(camera, pool);
  * shared.mute('audio');
- * pool.events.ontrack = ({ detail }) => show(shared.getStream(detail.connection.id));
+ * const [screen] = (await navigator.mediaDevices.getDisplayMedia({ video: true })).getVideoTracks();
+ * if (screen) await shared.replaceTrack('video', screen);
  */
-export class ManagedStream extends EventTarget {
-  readonly #stream: StreamLike;
-  readonly #pool: Pool;
-  readonly #senders = new Map<string, unknown[]>();
+export class ManagedStream<PC extends PoolPeerConnection = RTCPeerConnection> extends EventTarget {
+  readonly #stream: StreamOf<PC>;
+  readonly #pool: Pool<PC>;
+  /** What is shared now, in order; starts as the stream's tracks. */
+  #tracks: TrackOf<PC>[];
+  readonly #sending = new Map<string, Sending<PC>[]>();
   /** The stream received from each peer. */
-  readonly #remote = new Map<string, StreamLike>();
-  readonly #onPeer = (event: Event) =>
-    this.#send((event as CustomEvent<{ connection: ManagedConnection }>).detail.connection);
-  readonly #onClose = (event: Event) => {
-    const connection = (event as CustomEvent<ManagedConnection | null>).detail;
+  readonly #remote = new Map<string, StreamOf<PC>>();
+  readonly #onPeer = ({ detail }: CustomEvent<{ connection: ManagedConnection<PC> }>) => this.#send(detail.connection);
+  readonly #onClose = ({ detail: connection }: CustomEvent<ManagedConnection<PC> | null>) => {
     // The pool closed: its connections are gone, there is nothing to remove.
     if (connection === null) return this.#end();
-    this.#senders.delete(connection.id);
+    this.#sending.delete(connection.id);
     this.#remote.delete(connection.id);
   };
   readonly #onStop = () => this.#end();
-  readonly #onTrack = (event: Event) => {
-    const { connection, streams } = (event as CustomEvent<{ connection: ManagedConnection; streams: unknown[] }>)
-      .detail;
-    const stream = streams[0] as StreamLike | undefined;
-    if (stream) this.#remote.set(connection.id, stream);
+  readonly #onTrack = ({
+    detail,
+  }: CustomEvent<{ connection: ManagedConnection<PC>; streams: readonly StreamOf<PC>[] }>) => {
+    const stream = detail.streams[0];
+    if (stream) this.#remote.set(detail.connection.id, stream);
   };
   readonly #onEnded = () => {
-    if (this.tracks.every((track) => track.readyState === 'ended')) this.#end();
+    if (this.#tracks.every((track) => like(track).readyState === 'ended')) this.#end();
   };
   #closed = false;
 
-  constructor(mediaStream: StreamLike, pool: Pool) {
+  constructor(mediaStream: StreamOf<PC>, pool: Pool<PC>) {
     super();
     this.#stream = mediaStream;
     this.#pool = pool;
+    this.#tracks = [...(mediaStream as StreamLike).getTracks()] as TrackOf<PC>[];
     for (const connection of pool.connections) this.#send(connection);
     pool.events.addEventListener('peer', this.#onPeer);
     pool.events.addEventListener('close', this.#onClose);
     pool.events.addEventListener('stop', this.#onStop);
     pool.events.addEventListener('track', this.#onTrack);
-    for (const track of this.tracks) track.addEventListener('ended', this.#onEnded);
+    for (const track of this.#tracks) like(track).addEventListener('ended', this.#onEnded);
   }
 
   /** The local tracks being shared. */
-  get tracks(): TrackLike[] {
-    return this.#stream.getTracks();
+  get tracks(): TrackOf<PC>[] {
+    return [...this.#tracks];
   }
 
   get closed(): boolean {
@@ -83,17 +99,76 @@ export class ManagedStream extends EventTarget {
 
   /** Stops sending sound or picture (`kind`), or both; the connections stay as they are. */
   mute(kind?: MediaKind | null): void {
-    for (const track of this.#of(kind)) track.enabled = false;
+    for (const track of this.#of(kind)) like(track).enabled = false;
   }
 
   unmute(kind?: MediaKind | null): void {
-    for (const track of this.#of(kind)) track.enabled = true;
+    for (const track of this.#of(kind)) like(track).enabled = true;
   }
 
   /** True when every track of `kind` (or every track) is muted. */
   muted(kind?: MediaKind | null): boolean {
     const tracks = this.#of(kind);
-    return tracks.length > 0 && tracks.every((track) => !track.enabled);
+    return tracks.length > 0 && tracks.every((track) => !like(track).enabled);
+  }
+
+  /**
+   * Sends `track` instead of the shared track of its `kind`, to every peer
+   * now and every peer that joins later, through `RTCRtpSender.replaceTrack`:
+   * no renegotiation, no SDP sent, the far side's track and stream stay the
+   * same and show the new picture or sound. The new track takes over the
+   * muted state of the old one; the old one is not stopped (the application
+   * owns it). Resolves once every peer's sender has switched.
+   *
+   * @example
+   * const [screen] = (await navigator.mediaDevices.getDisplayMedia({ video: true })).getVideoTracks();
+   * if (screen) await shared.replaceTrack('video', screen);
+   */
+  async replaceTrack(kind: MediaKind, track: TrackOf<PC>): Promise<void> {
+    if (this.#closed) throw new Error('ManagedStream: closed');
+    if (like(track).kind !== kind)
+      throw new TypeError(`replaceTrack('${kind}', track): the track is ${like(track).kind}`);
+    const old = this.#tracks.find((candidate) => like(candidate).kind === kind);
+    if (!old) throw new TypeError(`ManagedStream: no ${kind} track to replace (addTrack adds one)`);
+    like(track).enabled = like(old).enabled;
+    this.#tracks = this.#tracks.map((candidate) => (candidate === old ? track : candidate));
+    this.#swapInStream(old, track);
+    like(old).removeEventListener('ended', this.#onEnded);
+    like(track).addEventListener('ended', this.#onEnded);
+    const switching: Promise<void>[] = [];
+    for (const sending of this.#sending.values()) {
+      for (const entry of sending) {
+        if (entry.track !== old) continue;
+        entry.track = track;
+        switching.push((entry.sender as { replaceTrack(track: unknown): Promise<void> }).replaceTrack(track));
+      }
+    }
+    await Promise.all(switching);
+  }
+
+  /** Shares one more track with every peer, now and later (renegotiates). */
+  addTrack(track: TrackOf<PC>): void {
+    if (this.#closed || this.#tracks.includes(track)) return;
+    this.#tracks.push(track);
+    this.#swapInStream(undefined, track);
+    like(track).addEventListener('ended', this.#onEnded);
+    for (const [peerId, sending] of this.#sending) {
+      const connection = this.#pool.getConnection(peerId);
+      if (connection) sending.push({ track, sender: connection.addTrack(track, this.#stream) });
+    }
+  }
+
+  /** Stops sharing one track with every peer (renegotiates); the track itself is not stopped. */
+  removeTrack(track: TrackOf<PC>): void {
+    if (this.#closed || !this.#tracks.includes(track)) return;
+    this.#tracks = this.#tracks.filter((candidate) => candidate !== track);
+    this.#swapInStream(track, undefined);
+    like(track).removeEventListener('ended', this.#onEnded);
+    for (const [peerId, sending] of this.#sending) {
+      const kept = sending.filter((entry) => entry.track !== track);
+      for (const entry of sending) if (entry.track === track) this.#unsend(peerId, entry.sender);
+      this.#sending.set(peerId, kept);
+    }
   }
 
   /** Whether a stream received from a peer has this id. */
@@ -102,14 +177,14 @@ export class ManagedStream extends EventTarget {
   }
 
   /** The stream peer `peerId` sends, once its first track arrived. */
-  getStream(peerId: string): StreamLike | undefined {
+  getStream(peerId: string): StreamOf<PC> | undefined {
     return this.#remote.get(peerId);
   }
 
   /** The connection a received stream came over. */
-  getConnection(streamId: string): ManagedConnection | undefined {
+  getConnection(streamId: string): ManagedConnection<PC> | undefined {
     for (const [peerId, stream] of this.#remote) {
-      if (stream.id === streamId) return this.#pool.getConnection(peerId);
+      if ((stream as StreamLike).id === streamId) return this.#pool.getConnection(peerId);
     }
     return undefined;
   }
@@ -117,14 +192,8 @@ export class ManagedStream extends EventTarget {
   /** Stops sharing: the tracks are removed from every connection (which renegotiates). */
   close(): void {
     if (this.#closed) return;
-    for (const [peerId, senders] of this.#senders) {
-      const connection = this.#pool.getConnection(peerId);
-      for (const sender of senders) {
-        // A connection closed meanwhile has nothing left to remove (and throws InvalidStateError).
-        try {
-          connection?.removeTrack(sender);
-        } catch {}
-      }
+    for (const [peerId, sending] of this.#sending) {
+      for (const { sender } of sending) this.#unsend(peerId, sender);
     }
     this.#end();
   }
@@ -132,27 +201,41 @@ export class ManagedStream extends EventTarget {
   #end(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#senders.clear();
+    this.#sending.clear();
     this.#pool.events.removeEventListener('peer', this.#onPeer);
     this.#pool.events.removeEventListener('close', this.#onClose);
     this.#pool.events.removeEventListener('stop', this.#onStop);
     this.#pool.events.removeEventListener('track', this.#onTrack);
-    for (const track of this.tracks) track.removeEventListener('ended', this.#onEnded);
+    for (const track of this.#tracks) like(track).removeEventListener('ended', this.#onEnded);
     this.dispatchEvent(new Event('close'));
   }
 
-  #send(connection: ManagedConnection): void {
-    if (this.#closed || this.#senders.has(connection.id)) return;
-    this.#senders.set(
+  #send(connection: ManagedConnection<PC>): void {
+    if (this.#closed || this.#sending.has(connection.id)) return;
+    this.#sending.set(
       connection.id,
-      this.tracks
-        .filter((track) => track.readyState !== 'ended')
-        .map((track) => connection.addTrack(track, this.#stream)),
+      this.#tracks
+        .filter((track) => like(track).readyState !== 'ended')
+        .map((track) => ({ track, sender: connection.addTrack(track, this.#stream) })),
     );
   }
 
-  #of(kind?: MediaKind | null): TrackLike[] {
-    return kind ? this.tracks.filter((track) => track.kind === kind) : this.tracks;
+  #unsend(peerId: string, sender: SenderOf<PC>): void {
+    // A connection closed meanwhile has nothing left to remove (and throws InvalidStateError).
+    try {
+      this.#pool.getConnection(peerId)?.removeTrack(sender);
+    } catch {}
+  }
+
+  /** Keeps the local stream in step, so that it shows what is shared (a preview, a recording). */
+  #swapInStream(out: TrackOf<PC> | undefined, into: TrackOf<PC> | undefined): void {
+    const stream = this.#stream as StreamLike;
+    if (out !== undefined) stream.removeTrack?.(out as never);
+    if (into !== undefined) stream.addTrack?.(into as never);
+  }
+
+  #of(kind?: MediaKind | null): TrackOf<PC>[] {
+    return kind ? this.#tracks.filter((track) => like(track).kind === kind) : this.#tracks;
   }
 }
 

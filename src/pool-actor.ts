@@ -12,7 +12,7 @@ import { type Logger, silentLogger } from './shared/logger.js';
 export type PoolOutgoingMessage = ClientMessage;
 
 /** A connection the pool can start negotiating by opening its control channel. */
-export interface PoolPeerConnection extends PeerConnectionLike {
+export interface NegotiatedPeerConnection extends PeerConnectionLike {
   createDataChannel(label: string): unknown;
 }
 
@@ -22,7 +22,7 @@ export interface PoolActorOptions {
   /** Sends one message to the signalling server. */
   send: (message: PoolOutgoingMessage) => void;
   /** Makes the connection for one remote peer. */
-  createPeerConnection: (peerId: string) => PoolPeerConnection;
+  createPeerConnection: (peerId: string) => NegotiatedPeerConnection;
   /** Closes the signalling channel when the pool ends. */
   closeSignalling?: () => void;
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
@@ -60,7 +60,7 @@ export function createPoolActor(options: PoolActorOptions): PoolActor {
   /** Per remote peer: what its negotiation acts on, and how to stop forwarding its events. */
   const connections = new Map<
     string,
-    { binding: ConnectionBinding; pc: PoolPeerConnection; stopForwarding: () => void }
+    { binding: ConnectionBinding; pc: NegotiatedPeerConnection; stopForwarding: () => void }
   >();
   /** The pool is closing the channel itself: its completion is no news. */
   let ending = false;

@@ -5,8 +5,9 @@
  */
 
 import type { NegotiationError } from '../machines/errors.js';
-import type { JsonValue } from '../machines/types.js';
-import type { DataChannelLike, ManagedConnection } from './managed-connection.js';
+import type { JsonValue, PeerConnectionState } from '../machines/types.js';
+import type { ManagedConnection } from './managed-connection.js';
+import type { DataChannelOf, PoolPeerConnection, StreamOf, TrackOf } from './platform.js';
 import type { SignallingError } from './protocol/errors.js';
 import { RtcpoolError } from './shared/errors.js';
 
@@ -53,37 +54,55 @@ export class PoolError extends RtcpoolError {
 /** What an `error` event carries: every one is an `RtcpoolError` with a stable `code`. */
 export type PoolEventError = PoolError | SignallingError | NegotiationError;
 
-/** Every pool event, as one typed stream (`pool.events$`). */
-export type PoolEventData =
+/** Every pool event, as one typed stream (`pool.events$`): the same events as `pool.events`, `detail` spread out. */
+export type PoolEventData<PC extends PoolPeerConnection = RTCPeerConnection> =
   | { type: 'join'; id: string; pool: string }
-  | { type: 'peer'; connection: ManagedConnection }
-  | { type: 'close'; connection: ManagedConnection | null }
+  | { type: 'peer'; connection: ManagedConnection<PC> }
+  | { type: 'close'; connection: ManagedConnection<PC> | null }
   | { type: 'stop' }
   | { type: 'reconnecting' }
   | { type: 'reconnected' }
-  | { type: 'describe'; connection: ManagedConnection | null; id: string; description: JsonValue }
+  | { type: 'describe'; connection: ManagedConnection<PC> | null; id: string; description: JsonValue }
+  | ({ type: 'track' } & PoolEventDetails<PC>['track'])
+  | ({ type: 'datachannel' } & PoolEventDetails<PC>['datachannel'])
+  | ({ type: 'connectionstatechange' } & PoolEventDetails<PC>['connectionstatechange'])
   /** `connection`: the peer the error concerns (a negotiation error), or null when it is the pool's own. */
-  | { type: 'error'; error: PoolEventError; connection: ManagedConnection | null };
+  | { type: 'error'; error: PoolEventError; connection: ManagedConnection<PC> | null };
 
 /** The `detail` of each pool event. */
-export interface PoolEventDetails {
+export interface PoolEventDetails<PC extends PoolPeerConnection = RTCPeerConnection> {
+  /** The server confirmed the join; `pool` is the pool actually joined. */
   join: { id: string; pool: string };
-  peer: { connection: ManagedConnection };
-  /** The connection that closed, or null when this endpoint closed. */
-  close: ManagedConnection | null;
+  /** A connection to another endpoint exists. */
+  peer: { connection: ManagedConnection<PC> };
+  /** The connection that closed, or null when this endpoint's pool ended. */
+  close: ManagedConnection<PC> | null;
+  /** The server stopped the pool. */
   stop: Record<string, never>;
   /** The signalling connection was lost: peer connections carry on, signals are queued until it resumes. */
   reconnecting: Record<string, never>;
   /** The signalling session resumed: what was queued is sent, what the server held arrives. */
   reconnected: Record<string, never>;
-  describe: { connection: ManagedConnection | null; id: string; description: JsonValue };
-  track: { connection: ManagedConnection; track: unknown; streams: unknown[] };
-  datachannel: { connection: ManagedConnection; channel: DataChannelLike };
-  error: { error: PoolEventError; connection: ManagedConnection | null };
+  /** The server set an endpoint's description (`connection` null for this endpoint's own). */
+  describe: { connection: ManagedConnection<PC> | null; id: string; description: JsonValue };
+  /** A remote track arrived, once per track. */
+  track: { connection: ManagedConnection<PC>; track: TrackOf<PC>; streams: readonly StreamOf<PC>[] };
+  /** A peer opened a data channel. */
+  datachannel: { connection: ManagedConnection<PC>; channel: DataChannelOf<PC> };
+  /** A peer connection's state changed. */
+  connectionstatechange: { connection: ManagedConnection<PC>; state: PeerConnectionState };
+  /** `connection`: the peer the error concerns (a negotiation error), or null when it is the pool's own. */
+  error: { error: PoolEventError; connection: ManagedConnection<PC> | null };
 }
 
-type Handler<K extends keyof PoolEventDetails> = ((event: CustomEvent<PoolEventDetails[K]>) => void) | null;
-const HANDLED = [
+/** The name of a pool event. */
+export type PoolEventType = keyof PoolEventDetails;
+
+type Handler<PC extends PoolPeerConnection, K extends PoolEventType> =
+  | ((event: CustomEvent<PoolEventDetails<PC>[K]>) => void)
+  | null;
+
+const HANDLED: readonly PoolEventType[] = [
   'join',
   'peer',
   'close',
@@ -93,26 +112,35 @@ const HANDLED = [
   'describe',
   'track',
   'datachannel',
+  'connectionstatechange',
   'error',
-] as const;
+];
 
 /**
  * The pool's `EventTarget`: `join`, `peer`, `close`, `stop`, `reconnecting`,
- * `reconnected`, `describe`, `track`, `datachannel`, `error`, each also
- * settable as `onjoin`, `onpeer`, ...
+ * `reconnected`, `describe`, `track`, `datachannel`,
+ * `connectionstatechange`, `error`, each a `CustomEvent` with a typed
+ * `detail` ({@link PoolEventDetails}), and each also settable as `onjoin`,
+ * `onpeer`, ...
+ *
+ * @example
+ * pool.events.addEventListener('peer', ({ detail }) => console.log('connected to', detail.connection.id));
+ * pool.events.onclose = ({ detail }) => console.log(detail ? `${detail.id} left` : 'we left');
  */
-export class PoolEvents extends EventTarget {
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface below only adds typed overloads of EventTarget's methods
+export class PoolEvents<PC extends PoolPeerConnection = RTCPeerConnection> extends EventTarget {
   readonly #handlers = new Map<string, ((event: CustomEvent) => void) | null>();
-  declare onjoin: Handler<'join'>;
-  declare onpeer: Handler<'peer'>;
-  declare onclose: Handler<'close'>;
-  declare onstop: Handler<'stop'>;
-  declare onreconnecting: Handler<'reconnecting'>;
-  declare onreconnected: Handler<'reconnected'>;
-  declare ondescribe: Handler<'describe'>;
-  declare ontrack: Handler<'track'>;
-  declare ondatachannel: Handler<'datachannel'>;
-  declare onerror: Handler<'error'>;
+  declare onjoin: Handler<PC, 'join'>;
+  declare onpeer: Handler<PC, 'peer'>;
+  declare onclose: Handler<PC, 'close'>;
+  declare onstop: Handler<PC, 'stop'>;
+  declare onreconnecting: Handler<PC, 'reconnecting'>;
+  declare onreconnected: Handler<PC, 'reconnected'>;
+  declare ondescribe: Handler<PC, 'describe'>;
+  declare ontrack: Handler<PC, 'track'>;
+  declare ondatachannel: Handler<PC, 'datachannel'>;
+  declare onconnectionstatechange: Handler<PC, 'connectionstatechange'>;
+  declare onerror: Handler<PC, 'error'>;
 
   constructor() {
     super();
@@ -123,7 +151,31 @@ export class PoolEvents extends EventTarget {
         set: (handler: unknown) =>
           this.#handlers.set(type, typeof handler === 'function' ? (handler as (event: CustomEvent) => void) : null),
       });
-      this.addEventListener(type, (event) => this.#handlers.get(type)?.call(this, event as CustomEvent));
+      super.addEventListener(type, (event) => this.#handlers.get(type)?.call(this, event as CustomEvent));
     }
   }
+}
+
+// Typed listeners for the events above; the methods themselves are EventTarget's.
+export interface PoolEvents<PC extends PoolPeerConnection = RTCPeerConnection> {
+  addEventListener<K extends PoolEventType>(
+    type: K,
+    listener: (event: CustomEvent<PoolEventDetails<PC>[K]>) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends PoolEventType>(
+    type: K,
+    listener: (event: CustomEvent<PoolEventDetails<PC>[K]>) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
 }

@@ -1,7 +1,8 @@
 import { Observable, Subject } from 'rxjs';
 import type { InspectionEvent, Observer } from 'xstate';
 import type { JsonValue } from '../machines/types.js';
-import { ManagedConnection, type MediaPeerConnection } from './managed-connection.js';
+import { ManagedConnection } from './managed-connection.js';
+import type { PeerConnectionConstructor, PoolPeerConnection } from './platform.js';
 import { createPoolActor, type PoolActor } from './pool-actor.js';
 import { PoolError, type PoolEventData, PoolEvents } from './pool-events.js';
 import type { SignallingError } from './protocol/errors.js';
@@ -22,11 +23,13 @@ export interface SignallingChannel {
   readonly closeReason?: { code: string; message: string } | undefined;
 }
 
-export interface PoolOptions {
-  /** The `RTCPeerConnection` constructor; defaults to `globalThis.RTCPeerConnection` (pass wrtc's or werift's in Node). */
-  RTCPeerConnection?: new (
-    configuration?: object,
-  ) => MediaPeerConnection;
+export interface PoolOptions<PC extends PoolPeerConnection = RTCPeerConnection, Config = RTCConfiguration> {
+  /**
+   * The `RTCPeerConnection` constructor; defaults to the global one (a
+   * browser's). In Node pass `@roamhq/wrtc`'s or werift's: the pool's types
+   * (channels, tracks, senders, stats) then follow that implementation.
+   */
+  RTCPeerConnection?: PeerConnectionConstructor<PC, Config>;
   /** An XState inspection observer given to the pool actor (and so to every negotiation child). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   logger?: Logger;
@@ -41,21 +44,32 @@ export interface PoolOptions {
  * A pool of WebRTC connections: joins a named pool through a signalling
  * channel and keeps a negotiated connection to every other endpoint in it.
  *
+ * Its types are the browser's (`RTCConfiguration`, `RTCDataChannel`,
+ * `MediaStreamTrack`, ...) by default; given another implementation in
+ * `options.RTCPeerConnection` (werift's, say), they are that implementation's.
+ *
  * @example
- * const pool = new Pool({ iceServers: [] }, new Signalling.websocket(new WebSocket(url)));
- * pool.events.onpeer = ({ detail }) => detail.connection.dataChannel('chat');
+ * const pool = new Pool({ iceServers: [] }, new Signalling.websocket('wss://example.org/ws'));
+ * pool.events.onpeer = async ({ detail: { connection } }) => {
+ *   const chat = await connection.dataChannel('chat');
+ *   chat.send('hello');
+ * };
  * await pool.join('lobby');
  */
-export class Pool {
-  readonly events = new PoolEvents();
-  readonly #events$ = new Subject<PoolEventData>();
+export class Pool<PC extends PoolPeerConnection = RTCPeerConnection, Config = RTCConfiguration> {
+  /** The pool's events, as in the original RTCPool: `pool.events.onpeer = ...`, or typed `addEventListener`. */
+  readonly events = new PoolEvents<PC>();
+  readonly #events$ = new Subject<PoolEventData<PC>>();
   readonly #actor: PoolActor;
-  readonly #connections = new Map<string, ManagedConnection>();
+  readonly #connections = new Map<string, ManagedConnection<PC>>();
 
-  constructor(rtcConfiguration: object, signalling: SignallingChannel, options: PoolOptions = {}) {
+  constructor(rtcConfiguration: NoInfer<Config>, signalling: SignallingChannel, options: PoolOptions<PC, Config> = {}) {
     const PeerConnection =
       options.RTCPeerConnection ??
-      (globalThis as { RTCPeerConnection?: new (configuration?: object) => MediaPeerConnection }).RTCPeerConnection;
+      // The global exists in browsers only; where it does, PC is its default, the DOM's RTCPeerConnection.
+      ((globalThis as { RTCPeerConnection?: unknown }).RTCPeerConnection as
+        | PeerConnectionConstructor<PC, Config>
+        | undefined);
     if (!PeerConnection) throw new TypeError('no RTCPeerConnection here: pass options.RTCPeerConnection');
     // What the channel reports besides messages: refused frames and its own state. Watched while the pool lives.
     const messages = new Observable<ServerMessage>((subscriber) => {
@@ -90,7 +104,7 @@ export class Pool {
       closeSignalling: () => signalling.close(),
       createPeerConnection: (peerId) => {
         const pc = new PeerConnection(rtcConfiguration);
-        const connection = new ManagedConnection(
+        const connection = new ManagedConnection<PC>(
           peerId,
           pc,
           () => this.getDescription(peerId),
@@ -100,11 +114,11 @@ export class Pool {
             return Object.hasOwn(children, peerId) ? children[peerId] : undefined;
           },
         );
-        for (const type of ['track', 'datachannel'] as const) {
-          connection.addEventListener(type, (event) =>
-            this.events.dispatchEvent(new CustomEvent(type, { detail: (event as CustomEvent).detail })),
-          );
-        }
+        connection.addEventListener('track', ({ detail }) => this.#dispatch({ type: 'track', ...detail }));
+        connection.addEventListener('datachannel', ({ detail }) => this.#dispatch({ type: 'datachannel', ...detail }));
+        connection.addEventListener('connectionstatechange', ({ detail }) =>
+          this.#dispatch({ type: 'connectionstatechange', ...detail }),
+        );
         this.#connections.set(peerId, connection);
         return pc;
       },
@@ -157,15 +171,17 @@ export class Pool {
   }
 
   /** One managed connection per remote peer. */
-  get connections(): ManagedConnection[] {
+  get connections(): ManagedConnection<PC>[] {
     return [...this.#connections.values()];
   }
 
+  /** How many remote peers this endpoint is connected to (the original's name). */
   get nconnections(): number {
     return this.#connections.size;
   }
 
-  getConnection(id: string): ManagedConnection | undefined {
+  /** The connection to peer `id`, if it is in the pool. */
+  getConnection(id: string): ManagedConnection<PC> | undefined {
     return this.#connections.get(id);
   }
 
@@ -182,7 +198,7 @@ export class Pool {
   }
 
   /** Every pool event as a typed stream; completes when the pool ends. */
-  get events$(): Observable<PoolEventData> {
+  get events$(): Observable<PoolEventData<PC>> {
     return this.#events$.asObservable();
   }
 
@@ -247,7 +263,7 @@ export class Pool {
     if (connection) this.#dispatch({ type: 'peer', connection });
   }
 
-  #dispatch(event: PoolEventData): void {
+  #dispatch(event: PoolEventData<PC>): void {
     const { type, ...detail } = event;
     this.events.dispatchEvent(new CustomEvent(type, { detail: type === 'close' ? event.connection : detail }));
     this.#events$.next(event);

@@ -43,7 +43,7 @@ interface MediaSection {
   /** Stream ids from `a=msid` (and from `a=ssrc:N msid:`, where a stack writes it there). */
   msids: Set<string>;
   ufrag: string | undefined;
-  /** Per payload type: encoding (name lower-cased, as RFC 4855 makes it case-insensitive), `a=fmtp`, `a=rtcp-fb`. */
+  /** Per payload type: encoding (compared ignoring case, as RFC 4855 has it), `a=fmtp`, `a=rtcp-fb`. */
   rtpmap: Map<string, string>;
   fmtp: Map<string, string>;
   rtcpFb: Map<string, Set<string>>;
@@ -124,7 +124,7 @@ function mediaSections(sdp: string): MediaSection[] {
         if (tail.startsWith('msid:')) section.msids.add(tail.slice('msid:'.length));
         break;
       case 'rtpmap':
-        section.rtpmap.set(head, tail.toLowerCase());
+        section.rtpmap.set(head, tail);
         break;
       case 'fmtp':
         // Parameter order carries no meaning; stacks differ in how they write it.
@@ -191,7 +191,7 @@ function negotiated(section: MediaSection, answer?: MediaSection): unknown[] {
     section.direction,
     [...section.msids].sort(),
     section.ufrag,
-    rtp ? formats.map((pt) => [pt, section.rtpmap.get(pt), section.fmtp.get(pt), feedback(pt)]) : [],
+    rtp ? formats.map((pt) => [pt, section.rtpmap.get(pt)?.toLowerCase(), section.fmtp.get(pt), feedback(pt)]) : [],
     // Feedback for every payload type (`a=rtcp-fb:*`).
     feedback('*'),
     extensions,
@@ -281,4 +281,39 @@ export function sameMedia(
     const fresh = next[index] as MediaSection;
     return same(negotiated(section), negotiated(fresh, isAnswer ? section : undefined));
   });
+}
+
+/** One m-section of a description, as an application reads it (`ManagedConnection.remoteMedia`). */
+export interface MediaSectionSummary {
+  /** `audio`, `video` or `application` (data channels). */
+  kind: string;
+  mid: string | null;
+  /** As the description's author wrote it: in a peer's description, `sendonly` means the peer sends. */
+  direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+  /** Codecs in preference order, as `a=rtpmap` names them (`opus/48000/2`, `VP8/90000`); empty for data channels. */
+  codecs: string[];
+  /** A stopped transceiver or a refused section (port 0). */
+  stopped: boolean;
+}
+
+/**
+ * What each m-section of `sdp` negotiates, in order.
+ *
+ * @example
+ * const video = mediaSummary(pc.remoteDescription.sdp).find((section) => section.kind === 'video');
+ * console.log(video?.codecs[0]); // the codec the peer prefers, e.g. "VP8/90000"
+ */
+export function mediaSummary(sdp: string): MediaSectionSummary[] {
+  return mediaSections(sdp).map((section) => ({
+    kind: section.kind,
+    mid: section.mid ?? null,
+    direction: section.direction as MediaSectionSummary['direction'],
+    codecs: isRtp(section)
+      ? [...new Set(section.formats)].flatMap((pt) => {
+          const codec = section.rtpmap.get(pt);
+          return codec ? [codec] : [];
+        })
+      : [],
+    stopped: section.rejected,
+  }));
 }

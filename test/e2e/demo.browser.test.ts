@@ -10,7 +10,7 @@ import wrtc from '@roamhq/wrtc';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
-import type { DataChannelLike, ManagedConnection } from '../../src/managed-connection.js';
+import type { ManagedConnection } from '../../src/managed-connection.js';
 import { Pool } from '../../src/pool.js';
 import { Signalling } from '../../src/signalling/index.js';
 import { launchChromium, PLAIN_HOST_CANDIDATES } from '../support/browser-driver.js';
@@ -211,12 +211,11 @@ describe('the demo page against rtcpool serve, in Chromium', { timeout: 180_000 
       RTCPeerConnection: wrtc.RTCPeerConnection as never,
     });
     // The demo's rule: the endpoint that was there first opens `chat`; the Node peer came last, so it receives them.
-    type Channel = DataChannelLike & { send(data: string): void };
-    const channels = new Map<string, Channel>();
+    const channels = new Map<string, RTCDataChannel>();
     const received = new Map<string, string[]>();
     node.events.ondatachannel = ({ detail: { connection, channel } }) => {
       if (channel.label !== 'chat') return;
-      channels.set(connection.id, channel as Channel);
+      channels.set(connection.id, channel);
       channel.addEventListener('message', (event) => {
         received.set(connection.id, [...(received.get(connection.id) ?? []), String((event as MessageEvent).data)]);
       });

@@ -6,27 +6,63 @@ import { MemoryHub } from '../support/memory-hub.js';
 import { SimulatedPeerConnection } from '../support/simulated-peer-connection.js';
 import { until } from '../support/wait.js';
 
-/** A simulated connection that also takes tracks (each becomes a transceiver). */
+interface FakeTrack extends TrackLike {
+  readyState: string;
+  end(): void;
+}
+
+interface FakeStream {
+  readonly id: string;
+  getTracks(): FakeTrack[];
+  addTrack(track: FakeTrack): void;
+  removeTrack(track: FakeTrack): void;
+}
+
+/** A sender as replaceTrack sees it: which track it carries, how many times it was switched. */
+interface FakeSender {
+  track: FakeTrack | null;
+  replaced: number;
+  replaceTrack(track: FakeTrack | null): Promise<void>;
+}
+
+/** A simulated connection that also takes tracks (each becomes a transceiver): a pool's implementation of its own. */
 class TrackConnection extends SimulatedPeerConnection {
   static all: TrackConnection[] = [];
-  readonly senders: Array<{ track: TrackLike }> = [];
-  readonly removed: unknown[] = [];
+  readonly senders: FakeSender[] = [];
+  readonly removed: FakeSender[] = [];
+  /** Negotiations this connection asked for: a replaced track must not add one. */
+  negotiationsAsked = 0;
   constructor() {
     super();
     TrackConnection.all.push(this);
+    this.addEventListener('negotiationneeded', () => this.negotiationsAsked++);
   }
-  addTrack(track: TrackLike): { track: TrackLike } {
+  override createDataChannel(label: string) {
+    super.createDataChannel(label);
+    return { label, readyState: 'connecting', addEventListener() {}, removeEventListener() {} };
+  }
+  addTrack(track: FakeTrack, ..._streams: FakeStream[]): FakeSender {
     this.addTransceiver(track.kind === 'audio' ? 'audio' : 'video');
-    const sender = { track };
+    const sender: FakeSender = {
+      track,
+      replaced: 0,
+      async replaceTrack(next) {
+        sender.track = next;
+        sender.replaced++;
+      },
+    };
     this.senders.push(sender);
     return sender;
   }
-  removeTrack(sender: unknown): void {
+  removeTrack(sender: FakeSender): void {
     this.removed.push(sender);
+  }
+  async getStats(): Promise<Map<string, unknown>> {
+    return new Map();
   }
 }
 
-function fakeTrack(kind: 'audio' | 'video'): TrackLike & { end(): void } {
+function fakeTrack(kind: 'audio' | 'video'): FakeTrack {
   const listeners = new Set<() => void>();
   const track = {
     id: `${kind}-${Math.random().toString(36).slice(2)}`,
@@ -43,14 +79,24 @@ function fakeTrack(kind: 'audio' | 'video'): TrackLike & { end(): void } {
   return track;
 }
 
-const pools: Pool[] = [];
+function fakeStream(id: string, ...initial: FakeTrack[]): FakeStream {
+  const tracks = [...initial];
+  return {
+    id,
+    getTracks: () => [...tracks],
+    addTrack: (track) => tracks.push(track),
+    removeTrack: (track) => tracks.splice(tracks.indexOf(track), 1),
+  };
+}
+
+const pools: Pool<TrackConnection, object>[] = [];
 afterEach(() => {
   for (const pool of pools.splice(0)) pool.close();
   TrackConnection.all = [];
 });
 
-function pool(hub: MemoryHub): Pool {
-  const created = new Pool({}, hubSignalling(hub), { RTCPeerConnection: TrackConnection as never });
+function pool(hub: MemoryHub): Pool<TrackConnection, object> {
+  const created = new Pool({}, hubSignalling(hub), { RTCPeerConnection: TrackConnection });
   pools.push(created);
   return created;
 }
@@ -65,10 +111,10 @@ describe('media.ManagedStream', () => {
 
     const audio = fakeTrack('audio');
     const video = fakeTrack('video');
-    const shared = new media.ManagedStream({ id: 'camera', getTracks: () => [audio, video] }, alice);
+    const shared = new media.ManagedStream(fakeStream('camera', audio, video), alice);
     const [toBob] = alice.connections;
     const bobConnection = TrackConnection.all.find((pc) => pc.senders.length > 0);
-    expect(bobConnection?.senders.map((s) => s.track.kind)).toEqual(['audio', 'video']);
+    expect(bobConnection?.senders.map((s) => s.track?.kind)).toEqual(['audio', 'video']);
 
     await pool(hub).join('room');
     await until(() => alice.nconnections === 2, 'carol');
@@ -98,7 +144,7 @@ describe('media.ManagedStream', () => {
       await alice.join('room');
       await pool(hub).join('room');
       await until(() => alice.nconnections === 1, 'bob');
-      const shared = new media.ManagedStream({ id: 's', getTracks: () => [fakeTrack('audio')] }, alice);
+      const shared = new media.ManagedStream(fakeStream('s', fakeTrack('audio')), alice);
       for (const pc of TrackConnection.all) {
         pc.removeTrack = () => {
           throw new Error('removeTrack on a closed connection');
@@ -115,7 +161,7 @@ describe('media.ManagedStream', () => {
     const alice = pool(hub);
     await alice.join('room');
     const track = fakeTrack('video');
-    const shared = new media.ManagedStream({ id: 's', getTracks: () => [track] }, alice);
+    const shared = new media.ManagedStream(fakeStream('s', track), alice);
     let closed = false;
     shared.addEventListener('close', () => {
       closed = true;
@@ -123,5 +169,68 @@ describe('media.ManagedStream', () => {
     track.end();
     expect(closed).toBe(true);
     expect(shared.closed).toBe(true);
+  });
+
+  test('replaceTrack swaps what every peer receives, present and later, with no renegotiation', async () => {
+    const hub = new MemoryHub();
+    const alice = pool(hub);
+    await alice.join('room');
+    await pool(hub).join('room');
+    await until(() => alice.nconnections === 1, 'bob');
+    const camera = fakeTrack('video');
+    const stream = fakeStream('camera', fakeTrack('audio'), camera);
+    const shared = new media.ManagedStream(stream, alice);
+    const [toBob] = TrackConnection.all.filter((pc) => pc.senders.length > 0);
+    await until(() => JSON.stringify(alice.connections[0]?.negotiationState) === '{"stable":"idle"}', 'negotiated');
+    const asked = toBob?.negotiationsAsked ?? -1;
+
+    shared.mute('video');
+    const screen = fakeTrack('video');
+    await shared.replaceTrack('video', screen);
+    expect(toBob?.senders.map((sender) => sender.track)).toEqual([expect.objectContaining({ kind: 'audio' }), screen]);
+    expect(toBob?.senders[1]?.replaced).toBe(1);
+    expect(toBob?.negotiationsAsked).toBe(asked);
+    expect(screen.enabled).toBe(false); // the muted state goes with the kind
+    expect(shared.tracks).toContain(screen);
+    expect(shared.tracks).not.toContain(camera);
+    expect(stream.getTracks()).toContain(screen);
+    // Ending the old track no longer concerns the stream.
+    camera.end();
+    expect(shared.closed).toBe(false);
+
+    // A later peer receives the new track.
+    await pool(hub).join('room');
+    await until(() => alice.nconnections === 2, 'carol');
+    const toCarol = TrackConnection.all.find((pc) => pc !== toBob && pc.senders.length === 2);
+    expect(toCarol?.senders.map((sender) => sender.track)).toContain(screen);
+
+    await expect(shared.replaceTrack('audio', fakeTrack('video'))).rejects.toThrow(TypeError);
+    shared.close();
+  });
+
+  test('addTrack and removeTrack reach every peer now and every later one', async () => {
+    const hub = new MemoryHub();
+    const alice = pool(hub);
+    await alice.join('room');
+    await pool(hub).join('room');
+    await until(() => alice.nconnections === 1, 'bob');
+    const shared = new media.ManagedStream(fakeStream('camera', fakeTrack('audio')), alice);
+    const video = fakeTrack('video');
+    shared.addTrack(video);
+    const toBob = TrackConnection.all.find((pc) => pc.senders.length > 0);
+    expect(toBob?.senders.map((sender) => sender.track?.kind)).toEqual(['audio', 'video']);
+
+    await pool(hub).join('room');
+    await until(() => alice.nconnections === 2, 'carol');
+    const toCarol = TrackConnection.all.find((pc) => pc !== toBob && pc.senders.length > 0);
+    expect(toCarol?.senders.map((sender) => sender.track?.kind)).toEqual(['audio', 'video']);
+
+    shared.removeTrack(video);
+    expect(TrackConnection.all.flatMap((pc) => pc.removed.map((sender) => sender.track))).toEqual([video, video]);
+    await pool(hub).join('room');
+    await until(() => alice.nconnections === 3, 'dan');
+    const toDan = TrackConnection.all.find((pc) => pc !== toBob && pc !== toCarol && pc.senders.length > 0);
+    expect(toDan?.senders.map((sender) => sender.track?.kind)).toEqual(['audio']);
+    shared.close();
   });
 });

@@ -160,7 +160,7 @@ describe('Pool', () => {
     expect(alice.seen.map((e) => e.type)).toEqual(['join', 'peer', 'describe']);
   });
 
-  test('a managed connection only takes track and datachannel listeners', async () => {
+  test('a managed connection only takes track, datachannel and connectionstatechange listeners', async () => {
     const hub = new MemoryHub();
     const [alice, bob] = [pool(hub), pool(hub)];
     await alice.join('room');
@@ -168,9 +168,31 @@ describe('Pool', () => {
     await until(() => alice.nconnections === 1, 'a connection');
     const connection = alice.getConnection(bobId) as ManagedConnection;
     expect(() => connection.addEventListener('message', () => undefined)).toThrow(
-      /only dispatches "track" and "datachannel"/,
+      /dispatches "track", "datachannel", "connectionstatechange", not "message"/,
     );
     expect(() => connection.addEventListener('track', () => undefined)).not.toThrow();
+    expect(() => connection.addEventListener('connectionstatechange', () => undefined)).not.toThrow();
+  });
+
+  test("a connection shows the peer's media and restarts ICE through the negotiation machine", async () => {
+    const hub = new MemoryHub();
+    const [alice, bob] = [pool(hub), pool(hub)];
+    await alice.join('room');
+    const bobId = await bob.join('room');
+    await until(() => alice.nconnections === 1, 'a connection');
+    const connection = alice.getConnection(bobId) as ManagedConnection;
+    const stable = () => JSON.stringify(connection.negotiationState) === '{"stable":"idle"}';
+    await until(() => stable() && connection.remoteMedia.length === 1, 'negotiated');
+    // Alice offered the control channel; bob's answer is her remote description.
+    expect(connection.remoteMedia).toEqual([
+      { kind: 'application', mid: expect.any(String), direction: 'sendrecv', codecs: [], stopped: false },
+    ]);
+    const ufrag = () => /a=ice-ufrag:(\S+)/.exec(connection.peerConnection.localDescription?.sdp ?? '')?.[1];
+    const before = ufrag();
+    const sdpBefore = hub.sdpMessages;
+    connection.restartIce();
+    await until(() => hub.sdpMessages === sdpBefore + 2 && stable(), 'the restart negotiated');
+    expect(ufrag()).not.toBe(before);
   });
 
   test('close() ends everything: close event with null, streams complete, connections closed', async () => {

@@ -9,7 +9,6 @@
 import wrtc from '@roamhq/wrtc';
 import { afterEach, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
-import type { MediaPeerConnection } from '../../src/managed-connection.js';
 import { PoolError, type PoolEventData } from '../../src/pool-events.js';
 import { Signalling } from '../../src/signalling/index.js';
 import { type ChannelLike, collectMessages } from '../support/real-stacks.js';
@@ -40,7 +39,7 @@ function member(name: string, url: string): Member {
 
 const ofType = <T extends PoolEventData['type']>(one: Member, type: T) =>
   one.events.filter((event): event is Extract<PoolEventData, { type: T }> => event.type === type);
-const connected = (pc: MediaPeerConnection) => pc.connectionState === 'connected';
+const connected = (pc: RTCPeerConnection) => pc.connectionState === 'connected';
 
 /** Joins everyone to `pool` and waits until each has a connected connection to every other. */
 async function mesh(members: Member[], pool: string): Promise<string[]> {
@@ -96,7 +95,7 @@ test('a 5 s signalling outage in a 4-peer pool loses no peer connection and no m
   expect(links).toHaveLength(6);
   await exchange(links, 'before');
   const pcsBefore = members.map(({ pcs }) => [...pcs]);
-  const adaToBob = ada.pcs[ada.pool.connections.findIndex(({ id }) => id === idOf(bob))] as MediaPeerConnection;
+  const adaToBob = ada.pcs[ada.pool.connections.findIndex(({ id }) => id === idOf(bob))] as RTCPeerConnection;
   await until(() => adaToBob.signalingState === 'stable', 'ada → bob stable');
 
   const cutAt = Date.now();

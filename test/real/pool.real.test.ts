@@ -1,7 +1,6 @@
 import wrtc from '@roamhq/wrtc';
 import { afterEach, describe, expect, test } from 'vitest';
 import { RTCPeerConnection as WeriftPeerConnection } from 'werift';
-import type { MediaPeerConnection } from '../../src/managed-connection.js';
 import { type ManagedStream, media } from '../../src/media.js';
 import { Pool } from '../../src/pool.js';
 import type { PoolEventError } from '../../src/pool-events.js';
@@ -19,7 +18,8 @@ import { MemoryHub } from '../support/memory-hub.js';
 import { type ChannelLike, collectMessages, type StackName } from '../support/real-stacks.js';
 import { until } from '../support/wait.js';
 
-type PeerConnectionClass = new (configuration?: object) => MediaPeerConnection;
+/** wrtc's types are the DOM's; werift's class stands in for them here (it interoperates at run time). */
+type PeerConnectionClass = new (configuration?: RTCConfiguration) => RTCPeerConnection;
 
 /** werift skips loopback interfaces unless told (as in real-stacks.ts); keep its traffic on 127.0.0.1. */
 class WeriftLoopbackPeerConnection extends WeriftPeerConnection {
@@ -46,7 +46,7 @@ interface Member {
   pool: Pool;
   transceiver: HubTransceiver;
   /** Every connection the pool made (test-side only: the pool does not expose them). */
-  pcs: MediaPeerConnection[];
+  pcs: RTCPeerConnection[];
   /** The pool's `datachannel` events: channels a peer opened. */
   incoming: Array<{ from: string; channel: ChannelLike }>;
   /** The pool's `track` events. */
@@ -72,12 +72,12 @@ const isConnected = (member: Member, size: number) =>
 async function mesh(stacks: StackName[]): Promise<{ hub: MemoryHub; members: Member[] }> {
   const hub = new MemoryHub();
   const members = stacks.map((stack, index): Omit<Member, 'id'> => {
-    const pcs: MediaPeerConnection[] = [];
+    const pcs: RTCPeerConnection[] = [];
     const Base = peerConnections[stack];
     const signalling = hubTransceiverSignalling(hub);
     const pool = new Pool({ iceServers: [] }, signalling, {
       RTCPeerConnection: class extends Base {
-        constructor(configuration?: object) {
+        constructor(configuration?: RTCConfiguration) {
           super(configuration);
           pcs.push(this);
         }
@@ -99,8 +99,8 @@ async function mesh(stacks: StackName[]): Promise<{ hub: MemoryHub; members: Mem
     pool.events.ontrack = ({ detail }) =>
       member.tracks.push({
         from: detail.connection.id,
-        track: detail.track as Member['tracks'][number]['track'],
-        streams: detail.streams as Member['tracks'][number]['streams'],
+        track: detail.track,
+        streams: [...detail.streams],
       });
     pool.events.onerror = ({ detail }) => member.errors.push(detail.error);
     return member;

@@ -1,13 +1,13 @@
 import wrtc from '@roamhq/wrtc';
 import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
-import type { MediaPeerConnection } from '../../src/managed-connection.js';
 import { Pool } from '../../src/pool.js';
 import type { PoolEventData } from '../../src/pool-events.js';
 import { Signalling } from '../../src/signalling/index.js';
 import type { ChannelLike } from './real-stacks.js';
 
-type PeerConnectionClass = new (configuration?: object) => MediaPeerConnection;
+/** wrtc's types are the DOM's; werift's class stands in for them here (it interoperates at run time). */
+type PeerConnectionClass = new (configuration?: RTCConfiguration) => RTCPeerConnection;
 
 /** A real `Pool` on @roamhq/wrtc, with what a test wants to look at afterwards. */
 export interface WrtcMember {
@@ -15,7 +15,7 @@ export interface WrtcMember {
   pool: Pool;
   signalling: Signalling;
   /** Every connection the pool made, in order (the pool does not expose them). */
-  pcs: MediaPeerConnection[];
+  pcs: RTCPeerConnection[];
   /** Channels the peers opened, as `datachannel` events brought them. */
   incoming: Array<{ from: string; channel: ChannelLike }>;
   /** Every pool event, in order. */
@@ -27,11 +27,11 @@ export interface WrtcMember {
  * connections, incoming channels and events. The caller closes `pool`.
  */
 export function wrtcMember(name: string, signalling: Signalling): WrtcMember {
-  const pcs: MediaPeerConnection[] = [];
+  const pcs: RTCPeerConnection[] = [];
   const Base = wrtc.RTCPeerConnection as unknown as PeerConnectionClass;
   const pool = new Pool({ iceServers: [] }, signalling, {
     RTCPeerConnection: class extends Base {
-      constructor(configuration?: object) {
+      constructor(configuration?: RTCConfiguration) {
         super(configuration);
         pcs.push(this);
       }

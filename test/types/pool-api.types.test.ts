@@ -53,3 +53,69 @@ describe('Pool', () => {
     expectTypeOf(narrow).toBeFunction();
   });
 });
+
+describe('the platform types a first application meets', () => {
+  test('channels, tracks, streams, senders and stats are the DOM WebRTC types', () => {
+    const use = async (pool: Pool, connection: ManagedConnection, track: MediaStreamTrack, stream: MediaStream) => {
+      const chat = await connection.dataChannel('chat', { ordered: false });
+      expectTypeOf(chat).toEqualTypeOf<RTCDataChannel>();
+      chat.send('hello');
+      expectTypeOf(connection.dataChannel('raw', undefined, true)).toEqualTypeOf<RTCDataChannel>();
+      const sender = connection.addTrack(track, stream);
+      expectTypeOf(sender).toEqualTypeOf<RTCRtpSender>();
+      connection.removeTrack(sender);
+      expectTypeOf(await connection.getStats()).toEqualTypeOf<RTCStatsReport>();
+      expectTypeOf(connection.peerConnection).toEqualTypeOf<RTCPeerConnection>();
+      expectTypeOf(connection.connectionState).toEqualTypeOf<RTCPeerConnectionState>();
+      pool.events.ontrack = ({ detail }) => {
+        expectTypeOf(detail.track).toEqualTypeOf<MediaStreamTrack>();
+        const video = null as unknown as HTMLVideoElement;
+        video.srcObject = detail.streams[0] ?? null;
+      };
+      // @ts-expect-error a data channel's options are RTCDataChannelInit
+      connection.dataChannel('chat', { ordered: 'yes' });
+      // @ts-expect-error a sender is what addTrack returned, not a track
+      connection.removeTrack(track);
+    };
+    expectTypeOf(use).toBeFunction();
+  });
+
+  test('addEventListener is typed per event name, on the pool and on each connection', () => {
+    const listen = (pool: Pool) => {
+      pool.events.addEventListener('peer', (event) => {
+        expectTypeOf(event.detail.connection).toEqualTypeOf<ManagedConnection>();
+        event.detail.connection.addEventListener('track', ({ detail }) =>
+          expectTypeOf(detail.streams).toEqualTypeOf<readonly MediaStream[]>(),
+        );
+        event.detail.connection.addEventListener('connectionstatechange', ({ detail }) =>
+          expectTypeOf(detail.state).toEqualTypeOf<RTCPeerConnectionState>(),
+        );
+      });
+      pool.events.addEventListener('error', ({ detail }) => expectTypeOf(detail.error.code).toBeString());
+      pool.events.addEventListener('close', ({ detail }) =>
+        expectTypeOf(detail).toEqualTypeOf<ManagedConnection | null>(),
+      );
+    };
+    expectTypeOf(listen).toBeFunction();
+  });
+
+  test('the configuration is RTCConfiguration: a misspelt field is an error', () => {
+    const make = (signalling: SignallingChannel) => {
+      new Pool({ iceServers: [{ urls: 'stun:stun.example.org' }], iceTransportPolicy: 'relay' }, signalling);
+      // @ts-expect-error `iceServer` is not an RTCConfiguration field
+      new Pool({ iceServer: [] }, signalling);
+    };
+    expectTypeOf(make).toBeFunction();
+  });
+
+  test("on werift, the types are werift's", () => {
+    type Werift = import('werift').RTCPeerConnection;
+    const make = (signalling: SignallingChannel, WeriftPeerConnection: new (config?: object) => Werift) => {
+      const pool = new Pool({}, signalling, { RTCPeerConnection: WeriftPeerConnection });
+      expectTypeOf(pool).toEqualTypeOf<Pool<Werift, object>>();
+      pool.events.ondatachannel = ({ detail }) =>
+        expectTypeOf(detail.channel).toEqualTypeOf<import('werift').RTCDataChannel>();
+    };
+    expectTypeOf(make).toBeFunction();
+  });
+});
