@@ -10,7 +10,17 @@ export const BROWSER_BUNDLE = 'dist/browser/rtcpool.js';
  */
 export const BROWSER_CONDITIONS = ['es2015', 'module'];
 
-/** The package for npm and Node: ESM + CJS + declarations, xstate and rxjs left as dependencies. */
+/**
+ * Packages never bundled into the Node builds: xstate and rxjs are dependencies; ws, socket.io and ioredis are
+ * optional peer dependencies that the server imports only when a transport or the Redis backplane is on (a dynamic
+ * `import()`, kept as one by the build: see src/server/index.ts).
+ */
+const NODE_EXTERNALS = ['xstate', 'rxjs', 'ws', 'socket.io', 'ioredis'];
+
+/**
+ * The package for npm and Node: ESM + CJS + declarations. Source maps embed the sources (`sourcesContent`, esbuild's
+ * default): the package ships dist/ but not src/, and debuggers show the TypeScript all the same.
+ */
 export const nodeBuild: Options = {
   name: 'node',
   entry: { index: 'src/index.ts', 'server/index': 'src/server/index.ts' },
@@ -20,7 +30,7 @@ export const nodeBuild: Options = {
   // `**/*` would also delete the other builds' output (dist/browser/, dist/demo/, cli.js) as they write it.
   clean: ['!browser/**', '!demo/**', '!cli.*'],
   target: 'es2022',
-  external: ['xstate', 'rxjs', 'ws', 'socket.io', 'ioredis'],
+  external: NODE_EXTERNALS,
 };
 
 /** The `rtcpool` command (`rtcpool serve`): one ES module with a shebang, for Node. */
@@ -33,7 +43,7 @@ export const cliBuild: Options = {
   dts: false,
   sourcemap: true,
   clean: false,
-  external: ['xstate', 'rxjs', 'ws', 'socket.io', 'ioredis'],
+  external: NODE_EXTERNALS,
 };
 
 /** Stately's browser inspector for the demo page, served as /inspect.js by `rtcpool serve`. */

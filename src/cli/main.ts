@@ -1,34 +1,60 @@
 #!/usr/bin/env node
 /** The `rtcpool` command. */
+import { sep } from 'node:path';
 import { parseArgs } from 'node:util';
+import { MissingPeerDependencyError } from '../server/index.js';
+import { packageRoot, packageVersion } from './package.js';
 import { serve } from './serve.js';
 
 const USAGE = `Usage: rtcpool serve [options]
+       rtcpool --version
 
 Starts the signalling server (raw WebSocket at /ws, socket.io at /socket.io/),
-the demo page at / and the browser build of the client at /rtcpool.js.
+the demo page at / and the browser build of the client at /rtcpool.js, and
+answers GET /healthz with {"ok":true}. Needs the "ws" package, and
+"socket.io" unless --no-socketio (npm install ws socket.io).
 
 Options:
-  --port <n>             port to listen on (default 8080; 0 picks a free one)
-  --host <address>       interface to listen on (default 127.0.0.1)
+  --port <n>             port to listen on (default $PORT, else 8080; 0 picks a free one)
+  --host <address>       interface to listen on (default $HOST, else 127.0.0.1)
+  --no-demo              serve no demo page and no /rtcpool.js: signalling, /healthz and the admin API only
+  --no-socketio          no socket.io transport (then the socket.io package is not needed)
   --private              only pools named with --pool can be joined
   --pool <name>          create a pool at start (repeatable)
   --max-peers <n>        members per pool (default 32)
   --resume-window <ms>   how long a member outlives a lost connection (default 15000; 0 = off)
-  --redis <url>          share pools with other processes through Redis (redis://host:port)
+  --redis <url>          share pools with other processes through Redis (redis://host:port; needs ioredis)
   --allowed-origin <o>   a browser origin allowed to connect (repeatable; default same-origin)
   --admin-token <token>  enable the admin API (/admin/...) for this bearer token
-  --quiet                print only the URL
+  --quiet                print only the URLs
+  -v, --version          print the version
   -h, --help             this text
 `;
+
+/** An option's value, else the environment variable's (unless empty), else the default; with where it came from. */
+function setting(
+  value: string | undefined,
+  option: string,
+  variable: string,
+  fallback: string,
+): { value: string; from: string } {
+  if (value !== undefined) return { value, from: option };
+  const fromEnvironment = process.env[variable];
+  if (fromEnvironment !== undefined && fromEnvironment !== '') return { value: fromEnvironment, from: variable };
+  return { value: fallback, from: option };
+}
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
-      port: { type: 'string', default: '8080' },
-      host: { type: 'string', default: '127.0.0.1' },
+      // No defaults for these two: unset, they come from PORT and HOST.
+      port: { type: 'string' },
+      host: { type: 'string' },
+      // Spelled out rather than parseArgs's allowNegative, which Node 20 before 20.16 lacks.
+      'no-demo': { type: 'boolean', default: false },
+      'no-socketio': { type: 'boolean', default: false },
       private: { type: 'boolean', default: false },
       pool: { type: 'string', multiple: true, default: [] },
       'max-peers': { type: 'string' },
@@ -37,44 +63,115 @@ async function main(argv: string[]): Promise<void> {
       'allowed-origin': { type: 'string', multiple: true, default: [] },
       'admin-token': { type: 'string' },
       quiet: { type: 'boolean', default: false },
+      version: { type: 'boolean', short: 'v', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.version) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return;
+  }
   if (values.help || positionals[0] !== 'serve') {
     process.stdout.write(USAGE);
     process.exitCode = values.help ? 0 : 2;
     return;
   }
-  const port = Number(values.port);
+  const portSetting = setting(values.port, '--port', 'PORT', '8080');
+  const host = setting(values.host, '--host', 'HOST', '127.0.0.1').value;
+  const port = Number(portSetting.value);
+  if (portSetting.value.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`${portSetting.from}: ${portSetting.value} is not a port`);
   const maxPeers = values['max-peers'] === undefined ? undefined : Number(values['max-peers']);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: ${values.port} is not a port`);
   if (maxPeers !== undefined && !(Number.isInteger(maxPeers) && maxPeers > 0))
     throw new Error('--max-peers: a positive integer');
   const resumeWindowMs = values['resume-window'] === undefined ? undefined : Number(values['resume-window']);
   if (resumeWindowMs !== undefined && !(Number.isInteger(resumeWindowMs) && resumeWindowMs >= 0))
     throw new Error('--resume-window: milliseconds, a non-negative integer');
+  const demo = !values['no-demo'];
+  const socketio = !values['no-socketio'];
   const log = values.quiet ? () => undefined : (line: string) => process.stdout.write(`${line}\n`);
-  const { url, close } = await serve({
-    port,
-    host: values.host,
-    private: values.private,
-    pools: values.pool,
-    allowedOrigins: values['allowed-origin'],
-    log,
-    // Even with --quiet: a request answered 500 is a bug the operator has to see.
-    logError: (line: string) => process.stderr.write(`${line}\n`),
-    ...(maxPeers === undefined ? {} : { maxPeers }),
-    ...(resumeWindowMs === undefined ? {} : { resumeWindowMs }),
-    ...(values.redis === undefined ? {} : { redis: values.redis }),
-    ...(values['admin-token'] === undefined ? {} : { adminToken: values['admin-token'] }),
-  });
-  process.stdout.write(`rtcpool demo: ${url}\n`);
-  const stop = () => void close().then(() => process.exit(0));
+  let started: Awaited<ReturnType<typeof serve>>;
+  try {
+    started = await serve({
+      port,
+      host,
+      demo,
+      socketio,
+      private: values.private,
+      pools: values.pool,
+      allowedOrigins: values['allowed-origin'],
+      log,
+      // Even with --quiet: a request answered 500 is a bug the operator has to see.
+      logError: (line: string) => process.stderr.write(`${line}\n`),
+      ...(maxPeers === undefined ? {} : { maxPeers }),
+      ...(resumeWindowMs === undefined ? {} : { resumeWindowMs }),
+      ...(values.redis === undefined ? {} : { redis: values.redis }),
+      ...(values['admin-token'] === undefined ? {} : { adminToken: values['admin-token'] }),
+    });
+  } catch (error) {
+    // The optional packages this run needs, for the message when one is missing.
+    const packages = ['ws', ...(socketio ? ['socket.io'] : []), ...(values.redis === undefined ? [] : ['ioredis'])];
+    throw startFailure(error, { host, port, from: portSetting.from, packages });
+  }
+  // Printed even with --quiet: they are how to reach the server. test/support/cli-server.ts reads the first.
+  const origin = started.server.url;
+  const lines = [
+    demo ? `rtcpool demo: ${started.url}` : undefined,
+    `rtcpool websocket: ${origin.replace(/^http/, 'ws')}/ws`,
+    socketio ? `rtcpool socket.io: ${origin}/socket.io/` : undefined,
+    `rtcpool health: ${origin}/healthz`,
+    values['admin-token'] === undefined ? undefined : `rtcpool admin: ${origin}/admin/`,
+  ];
+  process.stdout.write(lines.flatMap((line) => (line === undefined ? [] : [`${line}\n`])).join(''));
+  const stop = () => void started.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }
 
+/** Node's error for a `listen` that failed. */
+interface ListenError extends Error {
+  code?: string;
+}
+
+/**
+ * What went wrong at start, as one line for the operator: the usual causes
+ * (the port taken, no such interface, a missing package) said plainly with
+ * what to do, rather than Node's message and a stack.
+ */
+function startFailure(error: unknown, at: { host: string; port: number; from: string; packages: string[] }): Error {
+  if (error instanceof MissingPeerDependencyError) {
+    // The server's message suggests its API option (`socketio: false`); the command's is a flag.
+    const instead = error.packageName === 'socket.io' ? ' (or pass --no-socketio)' : '';
+    const needs = `${error.feature} needs the "${error.packageName}" package`;
+    // Run by npx without a local install, the command lives in npx's cache, where `npm install` in the
+    // current folder cannot reach: npx has to install the packages beside it, all at once.
+    if (packageRoot.split(sep).includes('_npx')) {
+      const packages = ['rtcpool', ...at.packages].map((name) => `-p ${name}`).join(' ');
+      return new Error(`${needs}: npx ${packages} rtcpool serve ...`);
+    }
+    return new Error(`${needs}: npm install ${error.packageName}${instead}`);
+  }
+  const code = (error as ListenError | undefined)?.code;
+  const address = `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`;
+  if (code === 'EADDRINUSE')
+    return new Error(
+      `${address} is already in use: pick another port with ${at.from === 'PORT' ? 'PORT or ' : ''}--port`,
+    );
+  if (code === 'EACCES') return new Error(`${address}: permission denied (ports below 1024 need privileges)`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return new Error(`${at.host}: no such interface on this machine (--host)`);
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** Error messages from the server may carry the library's own prefix already (`rtcpool: cannot use Redis...`). */
+function message(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(/^rtcpool(\/server)?: /, '');
+}
+
 main(process.argv.slice(2)).catch((error: unknown) => {
-  process.stderr.write(`rtcpool: ${error instanceof Error ? error.message : String(error)}\n`);
+  // One line, no stack: every failure here is the operator's to fix (a flag, the port, a package), and
+  // parseArgs's own errors (an unknown option, a missing value) read well as they are.
+  process.stderr.write(`rtcpool: ${message(error)}\n`);
   process.exit(1);
 });

@@ -1,20 +1,18 @@
 /**
  * `rtcpool serve`: the signalling server, the demo page at `/` and the
- * browser build of the client at `/rtcpool.js`, on one port. Also an admin
- * HTTP API (only with `--admin-token`, see admin.ts) to describe endpoints
- * and stop pools.
+ * browser build of the client at `/rtcpool.js`, on one port (the page and the
+ * build can be left out: `demo: false`). Also `/healthz` for load balancers
+ * and orchestrators, and an admin HTTP API (only with `--admin-token`, see
+ * admin.ts) to describe endpoints and stop pools.
  */
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { createSignallingServer, type SignallingServer } from '../server/index.js';
 import { type AdminHandler, createAdminHandler } from './admin.js';
-
-/** The package root, whether this runs as dist/cli.js or src/cli/serve.ts. */
-const root = fileURLToPath(new URL(import.meta.url.includes('/src/cli/') ? '../..' : '..', import.meta.url));
+import { packageRoot as root } from './package.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -68,6 +66,10 @@ export interface ServeOptions {
   host: string;
   private: boolean;
   pools: string[];
+  /** Serve the demo page, `/rtcpool.js` and `/inspect.js` (default true); false for a deployment: signalling only. */
+  demo?: boolean;
+  /** The socket.io transport (default true); false also means the `socket.io` package is not needed. */
+  socketio?: boolean;
   maxPeers?: number;
   resumeWindowMs?: number;
   /** Share pools with other processes through this Redis. */
@@ -88,7 +90,8 @@ export interface ServeOptions {
 export async function serve(
   options: ServeOptions,
 ): Promise<{ url: string; server: SignallingServer<DemoIdentity>; close: () => Promise<void> }> {
-  const files = staticFiles();
+  // Without the demo the table is empty: every path but /healthz and the API is a 404, and demo/ is never read.
+  const files = options.demo === false ? new Map<string, string>() : staticFiles();
   const logError = options.logError ?? options.log;
   // Set once the signalling server exists, which is before the port is listened on.
   let admin: AdminHandler | undefined;
@@ -96,6 +99,7 @@ export async function serve(
     try {
       const path = pathOf(request)?.pathname;
       if (path === undefined) return void sendJson(response, 400, { error: 'the request target is not a URL path' });
+      if (path === '/healthz') return health(request, response);
       if (path.startsWith('/admin/') && admin) return admin(request, response, path);
       serveFile(request, response, path, files);
     } catch (error) {
@@ -110,6 +114,7 @@ export async function serve(
   const server = await createSignallingServer<DemoIdentity>({
     server: http,
     pools: options.private ? 'private' : 'public',
+    ...(options.socketio === false ? { socketio: false } : {}),
     ...(options.maxPeers === undefined ? {} : { maxPeersPerPool: options.maxPeers }),
     ...(options.resumeWindowMs === undefined ? {} : { resumeWindowMs: options.resumeWindowMs }),
     ...(options.redis === undefined ? {} : { redis: options.redis }),
@@ -131,7 +136,14 @@ export async function serve(
   });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
-    http.listen(options.port, options.host, () => resolve());
+    http.listen(options.port, options.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  }).catch(async (error: unknown) => {
+    // The port is taken, say: let go of what already runs (a Redis connection, timers), then report it.
+    await server.close();
+    throw error;
   });
   return {
     url: `${server.url}/`,
@@ -165,6 +177,27 @@ function serveFile(request: IncomingMessage, response: ServerResponse, path: str
     'x-content-type-options': 'nosniff',
   });
   response.end(request.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * `GET /healthz`: 200 `{"ok":true}` while the process serves requests. It
+ * says the process is up and its event loop turns, which is what a load
+ * balancer or a container's liveness probe asks; not that Redis is reachable.
+ */
+function health(request: IncomingMessage, response: ServerResponse): void {
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    response.setHeader('allow', 'GET, HEAD');
+    sendJson(response, 405, { error: 'GET or HEAD only' });
+    return;
+  }
+  const text = JSON.stringify({ ok: true });
+  response
+    .writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'cache-control': 'no-store',
+    })
+    .end(request.method === 'HEAD' ? undefined : text);
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {

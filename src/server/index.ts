@@ -3,12 +3,18 @@
  * relay offers, answers and candidates to each other, speaking protocol
  * version 2 over a raw WebSocket (`/ws`) and socket.io on one HTTP server.
  * Node only; it shares the wire protocol with the client and nothing else.
+ *
+ * `ws`, `socket.io` and `ioredis` are optional peer dependencies, so that a
+ * browser app's `npm install rtcpool` does not carry a server: this module
+ * imports none of them at load time, and `createSignallingServer` loads each
+ * only when what needs it is turned on.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Observable } from 'rxjs';
 import type { JsonValue } from '../protocol/index.js';
+import { RtcpoolError } from '../shared/errors.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
 import type { ServerEvent, ServerStats } from './events.js';
 import { CLOSE_GRACE_MS } from './grace.js';
@@ -27,6 +33,44 @@ export type {
   SignallingServerOptions,
 } from './options.js';
 export { CLOSE_CODES, type CloseCode, type RejectionReason } from './reasons.js';
+
+/** The packages the server loads only when a feature needs them: rtcpool's optional peer dependencies. */
+export type PeerPackage = 'ws' | 'socket.io' | 'ioredis';
+
+/**
+ * Thrown by {@link createSignallingServer} when something it was asked for
+ * needs a package that is not installed: `ws` for the raw WebSocket
+ * transport, `socket.io` for the socket.io one, `ioredis` for `redis`. The
+ * message names the package and how to install it; nothing was started.
+ *
+ * @example
+ * try {
+ *   await createSignallingServer({ port: 8080 });
+ * } catch (error) {
+ *   if (error instanceof MissingPeerDependencyError) console.error(`npm install ${error.packageName}`);
+ *   else throw error;
+ * }
+ */
+export class MissingPeerDependencyError extends RtcpoolError {
+  override readonly name = 'MissingPeerDependencyError';
+  readonly code = 'missing-peer-dependency';
+
+  constructor(
+    /** The package to install. */
+    readonly packageName: PeerPackage,
+    /** What needs it, e.g. `the raw WebSocket transport`. */
+    readonly feature: string,
+    /** The option that does without it, if any, e.g. `websocket: false`. */
+    alternative: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    const instead = alternative === undefined ? '' : ` (or pass ${alternative})`;
+    super(
+      `rtcpool/server: ${feature} needs the "${packageName}" package: npm install ${packageName}${instead}`,
+      options,
+    );
+  }
+}
 
 /** A running signalling server. */
 export interface SignallingServer<Identity = unknown> {
@@ -89,12 +133,28 @@ export async function createSignallingServer<Identity = unknown>(
   const logger = options.logger ?? silentLogger;
   const heartbeat = options.heartbeat ?? DEFAULTS.heartbeat;
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
-  // Loaded only when asked for: a single-process server never loads ioredis.
+  const wsPath = pathOf(options.websocket, DEFAULTS.websocketPath);
+  const ioPath = pathOf(options.socketio, DEFAULTS.socketioPath);
+  // The optional packages, each only when what needs it is on, and all before anything starts: a missing one
+  // fails the start with nothing (a Redis connection, a listener on the caller's server) to undo. One at a time,
+  // so that the error names the same package every run.
+  const wsPackage =
+    wsPath === null
+      ? null
+      : await loadPeer(() => import('ws'), 'ws', 'the raw WebSocket transport', 'websocket: false');
+  const ioPackage =
+    ioPath === null
+      ? null
+      : await loadPeer(() => import('socket.io'), 'socket.io', 'the socket.io transport', 'socketio: false');
+  const redis =
+    options.redis === undefined
+      ? null
+      : await loadPeer(() => import('./backplane/redis.js'), 'ioredis', 'the Redis backplane', undefined);
   let evict: (members: ReadonlyArray<{ id: string }>) => void = () => undefined;
   const backplane =
-    options.redis === undefined
+    redis === null || options.redis === undefined
       ? undefined
-      : await (await import('./backplane/redis.js')).createRedisBackplane({
+      : await redis.createRedisBackplane({
           url: options.redis,
           logger,
           onEvicted: (members) => evict(members),
@@ -116,11 +176,11 @@ export async function createSignallingServer<Identity = unknown>(
   const http = options.server ?? createServer((_, response) => response.writeHead(404).end());
   const admit = admission(options, logger);
 
-  const wsPath = pathOf(options.websocket, DEFAULTS.websocketPath);
-  const websocket = wsPath === null ? null : new WebSocketTransport(hub, { maxMessageBytes, admit });
-  const ioPath = pathOf(options.socketio, DEFAULTS.socketioPath);
+  const websocket = wsPackage === null ? null : new WebSocketTransport(hub, wsPackage, { maxMessageBytes, admit });
   const socketio =
-    ioPath === null ? null : new SocketIoTransport(hub, http, { path: ioPath, maxMessageBytes, heartbeat, admit });
+    ioPackage === null || ioPath === null
+      ? null
+      : new SocketIoTransport(hub, ioPackage, http, { path: ioPath, maxMessageBytes, heartbeat, admit });
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = pathname(request.url);
@@ -187,6 +247,33 @@ export async function createSignallingServer<Identity = unknown>(
       return closing;
     },
   };
+}
+
+/**
+ * Imports an optional peer dependency, turning Node's "not found" for that
+ * package into a {@link MissingPeerDependencyError}. Only the package itself
+ * missing is: a package missing deeper down (one of its own dependencies) is
+ * a broken install, reported as Node reported it.
+ */
+async function loadPeer<T>(
+  load: () => Promise<T>,
+  packageName: PeerPackage,
+  feature: string,
+  alternative: string | undefined,
+): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    if (!notFound(error, packageName)) throw error;
+    throw new MissingPeerDependencyError(packageName, feature, alternative, { cause: error });
+  }
+}
+
+/** Node's own error for `packageName` not found: ERR_MODULE_NOT_FOUND from `import`, MODULE_NOT_FOUND from `require` (the CJS build). */
+function notFound(error: unknown, packageName: string): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && error.message.includes(`'${packageName}'`);
 }
 
 function pathOf(option: boolean | { path: string } | undefined, fallback: string): string | null {

@@ -3,13 +3,22 @@
  * its type with the data as its one argument, as the original RTCPool client's
  * socket.io transceiver emits them. socket.io keeps its own heartbeat
  * (pingInterval / pingTimeout), so the hub never pings these links.
+ *
+ * `socket.io` is an optional peer dependency: this file imports only its
+ * types, and `createSignallingServer` loads the package and hands it over when
+ * the transport is on.
  */
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
-import { Server, type Socket } from 'socket.io';
+import type { Server, Socket } from 'socket.io';
 import { parseClientEvent } from '../protocol/index.js';
 import { settledWithin } from './grace.js';
 import type { Hub } from './hub.js';
 import type { Link } from './sessions.js';
+
+/** What this transport uses of the `socket.io` package (its module, as `import('socket.io')` yields it). */
+export interface SocketIoPackage {
+  Server: typeof Server;
+}
 
 export interface SocketIoTransportOptions {
   path: string;
@@ -29,13 +38,14 @@ export class SocketIoTransport {
 
   constructor(
     private readonly hub: Hub,
+    io: SocketIoPackage,
     http: HttpServer,
     options: SocketIoTransportOptions,
   ) {
     [this.io, this.detach] = attachment(
       http,
       () =>
-        new Server(http, {
+        new io.Server(http, {
           path: options.path,
           serveClient: false,
           maxHttpBufferSize: options.maxMessageBytes,

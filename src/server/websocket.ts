@@ -1,16 +1,26 @@
 /**
  * The raw WebSocket transport (`ws`): JSON text frames `{"type", "data"}` at
  * one path, as the original client's WebSocket transceiver speaks them.
+ *
+ * `ws` is an optional peer dependency: this file imports only its types, and
+ * `createSignallingServer` loads the package and hands it over when the
+ * transport is on, so that a server without it (or a client install) never
+ * needs it.
  */
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import { parseClientFrame } from '../protocol/index.js';
 import { settledWithin } from './grace.js';
 import type { Hub } from './hub.js';
 import type { ConnectionInfo } from './options.js';
 import type { Link } from './sessions.js';
+
+/** What this transport uses of the `ws` package (its module, as `import('ws')` yields it). */
+export interface WsPackage {
+  WebSocketServer: typeof WebSocketServer;
+}
 
 export interface WebSocketTransportOptions {
   maxMessageBytes: number;
@@ -25,10 +35,15 @@ export class WebSocketTransport {
 
   constructor(
     private readonly hub: Hub,
+    ws: WsPackage,
     private readonly options: WebSocketTransportOptions,
   ) {
     // `ws` enforces maxPayload itself: a larger frame closes the socket with 1009.
-    this.server = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, clientTracking: false });
+    this.server = new ws.WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxMessageBytes,
+      clientTracking: false,
+    });
   }
 
   /** Completes (or refuses) one HTTP upgrade for this transport's path. */
@@ -81,17 +96,20 @@ export class WebSocketTransport {
   }
 }
 
-/** The hub's handle on one socket: a class, so that its methods are shared rather than closures per connection. */
+/**
+ * The hub's handle on one socket: a class, so that its methods are shared rather than closures per connection.
+ * The ready states are read from the socket (`ws` puts them on the prototype too): the class itself is not imported.
+ */
 class SocketLink implements Link {
   constructor(private readonly ws: WebSocket) {}
 
   send(type: string, data: Record<string, unknown>): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type, data }));
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify({ type, data }));
   }
 
   close(code: number, reason: string): void {
     const { readyState } = this.ws;
-    if (readyState === WebSocket.OPEN || readyState === WebSocket.CONNECTING) this.ws.close(code, reason);
+    if (readyState === this.ws.OPEN || readyState === this.ws.CONNECTING) this.ws.close(code, reason);
   }
 
   terminate(): void {
@@ -99,7 +117,7 @@ class SocketLink implements Link {
   }
 
   ping(): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+    if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
   }
 }
 

@@ -270,11 +270,12 @@ function expected(c: Case): Expected {
   const method = c.method.toUpperCase();
   // The parser reads the method before the headers.
   if (!PARSED_METHODS.has(method)) return { statuses: [400], json: true };
-  if (String(c.authorization ?? '').length > 16 * 1024) return { statuses: [431], json: true };
   // Characters that Node's parser may refuse in a request target.
   const mayBeRefused = /[^\x21-\x7e]|#/.test(c.path) || !c.path.startsWith('/');
   const orRefused = (found: Expected): Expected =>
     mayBeRefused ? { ...found, statuses: [...found.statuses, 400], parserMayRefuse: true } : found;
+  // Headers too large: 431, unless the parser refused the request target first (it reads the request line before).
+  if (String(c.authorization ?? '').length > 16 * 1024) return orRefused({ statuses: [431], json: true });
   let pathname: string;
   try {
     pathname = new URL(c.path, 'http://localhost').pathname;
