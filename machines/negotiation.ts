@@ -243,6 +243,21 @@ const flushPendingCandidates = [
   'clearPendingCandidates',
 ] as const;
 
+/**
+ * Sends the candidates held while a description was being made. Held only
+ * so that they never overtake that description; when none was set (nothing
+ * to offer, or the step failed) they belong to the description already
+ * applied, and are just as needed: dropping them lost the srflx and relay
+ * candidates gathered meanwhile.
+ */
+const releaseHeldCandidates = [
+  {
+    type: 'sendCandidates',
+    params: ({ context }: { context: NegotiationContext }) => ({ candidates: context.heldCandidates }),
+  },
+  'clearHeldCandidates',
+] as const;
+
 /** Sends the new local description, then the candidates gathered while it was being set. */
 const sendLocalDescription = [
   {
@@ -251,11 +266,7 @@ const sendLocalDescription = [
       description: event.output as SessionDescription,
     }),
   },
-  {
-    type: 'sendCandidates',
-    params: ({ context }: { context: NegotiationContext }) => ({ candidates: context.heldCandidates }),
-  },
-  'clearHeldCandidates',
+  ...releaseHeldCandidates,
 ] as const;
 
 const requestIceRestart = ['markIceRestartNeeded', 'restartIce'] as const;
@@ -413,7 +424,7 @@ export const negotiationMachine = negotiation
               // identical in media to the current description is not worth a round.
               guard: ({ event }) => event.output === null,
               target: 'stable',
-              actions: 'clearHeldCandidates',
+              actions: releaseHeldCandidates,
             },
             {
               target: 'haveLocalOffer',
@@ -426,7 +437,7 @@ export const negotiationMachine = negotiation
           onError: {
             target: 'recovering',
             // Not retried on its own: a connection that cannot offer would loop.
-            actions: [assign({ iceRestartNeeded: false, heldCandidates: [] }), ...reportError('offer-failed')],
+            actions: [assign({ iceRestartNeeded: false }), ...releaseHeldCandidates, ...reportError('offer-failed')],
           },
         },
       },
@@ -504,7 +515,7 @@ export const negotiationMachine = negotiation
           onDone: { target: 'stable', actions: sendLocalDescription },
           onError: {
             target: 'recovering',
-            actions: ['clearHeldCandidates', ...reportError('answer-failed')],
+            actions: [...releaseHeldCandidates, ...reportError('answer-failed')],
           },
         },
       },

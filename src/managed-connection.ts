@@ -58,6 +58,7 @@ export class ManagedConnection<PC extends PoolPeerConnection = RTCPeerConnection
   readonly #seenTracks = new Set<string>();
   readonly #release: () => void;
   #state: PeerConnectionState = 'new';
+  #disposed = false;
 
   /** @internal created by the pool */
   constructor(id: string, pc: PC, description: () => JsonValue, negotiator: () => AnyActorRef | undefined) {
@@ -124,6 +125,7 @@ export class ManagedConnection<PC extends PoolPeerConnection = RTCPeerConnection
 
   /** The connection's state: `new`, `connecting`, `connected`, `disconnected`, `failed` or `closed`. */
   get connectionState(): PeerConnectionState {
+    if (this.#disposed) return 'closed';
     const state = this.#pc.connectionState;
     return isPeerConnectionState(state) ? state : this.#state;
   }
@@ -132,6 +134,10 @@ export class ManagedConnection<PC extends PoolPeerConnection = RTCPeerConnection
   get connectionState$(): Observable<PeerConnectionState> {
     return new Observable((subscriber) => {
       subscriber.next(this.connectionState);
+      if (this.#disposed) {
+        subscriber.complete();
+        return undefined;
+      }
       const listener = (event: Event) =>
         subscriber.next((event as CustomEvent<{ state: PeerConnectionState }>).detail.state);
       super.addEventListener('connectionstatechange', listener);
@@ -249,7 +255,14 @@ export class ManagedConnection<PC extends PoolPeerConnection = RTCPeerConnection
 
   /** @internal the pool calls this when the peer leaves or the pool ends */
   dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
     this.#release();
+    // Closing a connection fires no event of its own: say it here, once, then end the streams.
+    if (this.#state !== 'closed') {
+      this.#state = 'closed';
+      this.#dispatch('connectionstatechange', { connection: this, state: 'closed' });
+    }
     this.dispatchEvent(new Event('dispose'));
   }
 
@@ -263,6 +276,11 @@ export interface ManagedConnection<PC extends PoolPeerConnection = RTCPeerConnec
   addEventListener<K extends ManagedConnectionEventType>(
     type: K,
     listener: (event: CustomEvent<ManagedConnectionEventDetails<PC>[K]>) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void;
   removeEventListener<K extends ManagedConnectionEventType>(

@@ -109,11 +109,17 @@ export const connectedNegotiationMachine = negotiationMachine.provide({
       // Not awaited: each call is chained behind the remote description the
       // machine has already applied, and nothing waits on the result.
       for (const candidate of candidates) {
+        // Trickle of an ignored, rolled-back or restarted description is moot. Checked before adding, not on
+        // rejection: libwebrtc accepts a candidate of another ICE generation and applies it to the next remote
+        // description, where it does not belong.
+        const remote = pc.remoteDescription?.sdp;
+        if (candidate !== null && remote !== undefined && !candidateFitsDescription(candidate, remote)) continue;
         const added = candidate === null ? pc.addIceCandidate() : pc.addIceCandidate(candidate);
         added.catch((error: unknown) => {
           if (self.getSnapshot().status !== 'active') return;
-          const remote = pc.remoteDescription?.sdp;
-          const superseded = candidate !== null && remote !== undefined && !candidateFitsDescription(candidate, remote);
+          // The remote description may have changed since the call: judge against the one now applied.
+          const now = pc.remoteDescription?.sdp;
+          const superseded = candidate !== null && now !== undefined && !candidateFitsDescription(candidate, now);
           self.send({ type: 'pc.candidaterejected', error, superseded });
         });
       }

@@ -116,9 +116,10 @@ export class Pool<PC extends PoolPeerConnection = RTCPeerConnection, Config = RT
         );
         connection.addEventListener('track', ({ detail }) => this.#dispatch({ type: 'track', ...detail }));
         connection.addEventListener('datachannel', ({ detail }) => this.#dispatch({ type: 'datachannel', ...detail }));
-        connection.addEventListener('connectionstatechange', ({ detail }) =>
-          this.#dispatch({ type: 'connectionstatechange', ...detail }),
-        );
+        // While the connection is the pool's: its end is the pool's `close` event, not a state change.
+        connection.addEventListener('connectionstatechange', ({ detail }) => {
+          if (this.#connections.get(peerId) === connection) this.#dispatch({ type: 'connectionstatechange', ...detail });
+        });
         this.#connections.set(peerId, connection);
         return pc;
       },
@@ -138,8 +139,8 @@ export class Pool<PC extends PoolPeerConnection = RTCPeerConnection, Config = RT
     this.#actor.on('pool.peerleft', ({ id }) => {
       const connection = this.#connections.get(id);
       if (!connection) return;
-      connection.dispose();
       this.#connections.delete(id);
+      connection.dispose();
       this.#dispatch({ type: 'close', connection });
     });
     this.#actor.on('pool.describe', ({ id, description }) =>
@@ -158,8 +159,9 @@ export class Pool<PC extends PoolPeerConnection = RTCPeerConnection, Config = RT
     });
     this.#actor.subscribe({
       complete: () => {
-        for (const connection of this.#connections.values()) connection.dispose();
+        const connections = [...this.#connections.values()];
         this.#connections.clear();
+        for (const connection of connections) connection.dispose();
         this.#events$.complete();
       },
     });
