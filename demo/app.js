@@ -4,8 +4,9 @@
  * over it and a `Pool`; Leave closes the pool (which closes the rest). The
  * cards are small classes fed by the pool's events:
  *
- * - peers.js: the peer list; negotiation.js + chart.js: each peer's machine, live;
- * - chat.js: one `chat` data channel per pair; media.js: camera and remote tiles;
+ * - peers.js: the peer list, with stats.js: each connection's statistics, polled;
+ * - negotiation.js + chart.js: each peer's machine, live;
+ * - chat.js: one `chat` data channel per pair; media.js: camera, screen and remote tiles;
  * - notices.js: errors; inspector.js: the Stately inspector switch.
  *
  * The `data-testid` hooks are listed in README.md next to this file.
@@ -19,6 +20,7 @@ import { nameOf, randomName } from './names.js';
 import { NegotiationView } from './negotiation.js';
 import { Notices } from './notices.js';
 import { PeerList } from './peers.js';
+import { ConnectionStats } from './stats.js';
 
 const DEFAULT_POOL = 'lobby';
 
@@ -81,6 +83,7 @@ const knownNames = new Map();
 
 const notices = new Notices(byTestId('errors'));
 const peers = new PeerList(byTestId('peer-list'), byTestId('peer-count'));
+const stats = new ConnectionStats({ onStats: (peerId, line) => peers.setStats(peerId, line) });
 const negotiation = new NegotiationView({
   container: byTestId('machines'),
   poolState: byTestId('pool-state'),
@@ -97,9 +100,11 @@ const media = new MediaPanel({
   camera: /** @type {HTMLButtonElement} */ (byTestId('camera')),
   muteAudio: /** @type {HTMLButtonElement} */ (byTestId('mute-audio')),
   muteVideo: /** @type {HTMLButtonElement} */ (byTestId('mute-video')),
+  screen: /** @type {HTMLButtonElement} */ (byTestId('screen')),
   nameOf: peerName,
   selfName: () => ui.nameInput.value.trim() || 'You',
   onError: (error) => notices.error(error),
+  onNotice: (message) => notices.info(message),
 });
 const inspector = new InspectorBridge(/** @type {HTMLInputElement} */ (byTestId('inspector-switch')), notices);
 
@@ -249,6 +254,7 @@ function listen(current) {
     const newcomer = !current.firstPeers.has(connection.id);
     peerName(connection.id); // remembers its name, if already described
     peers.add(connection);
+    stats.watch(connection);
     chat.connect(connection, newcomer);
     if (newcomer) chat.notice('joined.', connection.id);
     updateCount();
@@ -278,6 +284,7 @@ function listen(current) {
 
 /** @param {string} peerId */
 function removePeer(peerId) {
+  stats.unwatch(peerId);
   peers.remove(peerId);
   negotiation.remove(peerId);
   chat.remove(peerId);
@@ -303,6 +310,7 @@ function updateCount() {
 function end(current, status, detail) {
   if (current.ended) return;
   current.ended = true;
+  stats.reset();
   peers.clear();
   negotiation.reset();
   chat.reset();
@@ -419,6 +427,10 @@ function start() {
     rtcpoolDemo: {
       get session() {
         return session;
+      },
+      /** How many connections have their statistics polled: 0 once every peer left or the pool ended. */
+      get statsPolling() {
+        return stats.size;
       },
     },
   });

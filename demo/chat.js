@@ -59,7 +59,7 @@ export class Chat {
     if (!opener) return;
     connection
       .dataChannel(CHAT_LABEL, { ordered: true })
-      .then((channel) => this.#attach(connection.id, asRtc(channel)))
+      .then((channel) => this.#attach(connection.id, channel))
       // It closed before it opened: the peer left or the connection failed.
       .catch(() => this.#closed(connection.id, null));
   }
@@ -68,11 +68,10 @@ export class Chat {
    * A channel the peer opened (the pool's `datachannel` event).
    *
    * @param {ManagedConnection} connection
-   * @param {import('./lib.js').DataChannelLike} incoming
+   * @param {RTCDataChannel} channel
    */
-  accept(connection, incoming) {
-    if (incoming.label !== CHAT_LABEL) return;
-    const channel = asRtc(incoming);
+  accept(connection, channel) {
+    if (channel.label !== CHAT_LABEL) return;
     if (channel.readyState === 'open') this.#attach(connection.id, channel);
     else channel.addEventListener('open', () => this.#attach(connection.id, channel), { once: true });
   }
@@ -217,14 +216,4 @@ export class Chat {
     log.append(entry);
     if (atBottom) log.scrollTop = log.scrollHeight;
   }
-}
-
-/**
- * The pool types data channels by the little it needs of them; in a browser they are `RTCDataChannel`s.
- *
- * @param {import('./lib.js').DataChannelLike} channel
- * @returns {RTCDataChannel}
- */
-function asRtc(channel) {
-  return /** @type {RTCDataChannel} */ (/** @type {unknown} */ (channel));
 }

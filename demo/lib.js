@@ -18,7 +18,6 @@ export const { Pool, Signalling, media, negotiationMachine } = rtcpool;
 /** @typedef {import('../src/index.js').Pool} PoolInstance */
 /** @typedef {import('../src/index.js').Signalling} SignallingInstance */
 /** @typedef {import('../src/index.js').ManagedConnection} ManagedConnection */
-/** @typedef {import('../src/index.js').DataChannelLike} DataChannelLike */
 /** @typedef {import('../src/index.js').ManagedStream} ManagedStream */
 /** @typedef {import('../src/index.js').PoolError} PoolError */
 /** @typedef {import('../src/index.js').SignallingError} SignallingError */

@@ -3,6 +3,14 @@
  * The Media card: the local camera shared with the whole pool through
  * `media.ManagedStream`, and one tile per remote peer whose picture arrives.
  *
+ * Sharing the screen swaps the video that every peer receives, present and
+ * later, for the screen (`ManagedStream.replaceTrack`, `RTCRtpSender.replaceTrack`
+ * underneath): no renegotiation, the far side's track and tile stay the same
+ * and show the new picture. Stopping it (the button again, or the browser's
+ * own "Stop sharing", which ends the track) swaps the camera's video back.
+ * The screen stands in for the camera's picture, so the button is enabled
+ * only while the camera is on.
+ *
  * Muting (ManagedStream.mute) only disables the local track: the far side
  * keeps receiving, but black frames (and silence). So "is this peer's video
  * live?" is measured at the far side: frames must be arriving
@@ -23,6 +31,11 @@ const FRAME_CALLBACKS = 'requestVideoFrameCallback' in HTMLVideoElement.prototyp
 
 /** Peak level (0-1) above which a peer counts as audible; a muted sender sends digital silence. */
 const AUDIBLE_PEAK = 0.01;
+
+/** Whether this browser can capture the screen (not on most phones). */
+const CAN_SHARE_SCREEN = typeof navigator.mediaDevices?.getDisplayMedia === 'function';
+/** Wider than this (width / height), a picture is shown whole in its tile rather than cropped to it: a screen. */
+const WIDE = 1.5;
 
 /**
  * @typedef {object} RemoteTile
@@ -49,18 +62,32 @@ export class MediaPanel {
    * @param {HTMLButtonElement} options.camera
    * @param {HTMLButtonElement} options.muteAudio
    * @param {HTMLButtonElement} options.muteVideo
+   * @param {HTMLButtonElement} options.screen
    * @param {(peerId: string) => string} options.nameOf
    * @param {() => string} options.selfName
    * @param {(error: import('./notices.js').ErrorEntry) => void} options.onError
+   * @param {(message: string) => void} options.onNotice
    */
-  constructor({ tiles, camera, muteAudio, muteVideo, nameOf, selfName, onError }) {
+  constructor({ tiles, camera, muteAudio, muteVideo, screen, nameOf, selfName, onError, onNotice }) {
     this.tiles = tiles;
-    this.buttons = { camera, muteAudio, muteVideo };
+    this.buttons = { camera, muteAudio, muteVideo, screen };
     this.nameOf = nameOf;
     this.selfName = selfName;
     this.onError = onError;
-    /** The camera and microphone, while on (they survive leaving and joining again). @type {MediaStream | null} */
+    this.onNotice = onNotice;
+    /**
+     * What is sent, while the camera is on (it survives leaving and joining again): the microphone, and the
+     * camera's video or the screen in its place.
+     *
+     * @type {MediaStream | null}
+     */
     this.local = null;
+    /** The screen, while it is sent instead of the camera's picture. @type {MediaStreamTrack | null} */
+    this.screen = null;
+    /** The camera's video track, kept aside while the screen is sent in its place. @type {MediaStreamTrack | null} */
+    this.cameraVideo = null;
+    /** The browser's screen picker is open. */
+    this.choosingScreen = false;
     /** @type {HTMLElement | null} */
     this.localTile = null;
     /** @type {import('./lib.js').PoolInstance | null} */
@@ -81,6 +108,7 @@ export class MediaPanel {
     camera.addEventListener('click', () => this.toggleCamera());
     muteAudio.addEventListener('click', () => this.toggleMute('audio'));
     muteVideo.addEventListener('click', () => this.toggleMute('video'));
+    screen.addEventListener('click', () => this.toggleScreen());
     this.#updateButtons();
   }
 
@@ -131,11 +159,102 @@ export class MediaPanel {
     // Closing the ManagedStream removes the tracks from every connection (one renegotiation each).
     this.shared?.close();
     this.shared = null;
-    for (const track of this.local?.getTracks() ?? []) track.stop();
+    for (const track of [...(this.local?.getTracks() ?? []), this.cameraVideo, this.screen]) track?.stop();
     this.local = null;
+    this.screen = null;
+    this.cameraVideo = null;
     this.localTile?.remove();
     this.localTile = null;
     this.#updateButtons();
+  }
+
+  /**
+   * Sends the screen instead of the camera's picture, or the camera's picture again. Called from a click:
+   * browsers let a page capture the screen only on a user gesture.
+   */
+  async toggleScreen() {
+    if (this.screen) return this.stopScreen();
+    const cameraVideo = this.local?.getVideoTracks()[0];
+    if (!cameraVideo || this.choosingScreen || !CAN_SHARE_SCREEN) return;
+    this.choosingScreen = true;
+    this.#updateButtons();
+    /** @type {MediaStreamTrack | undefined} */
+    let screen;
+    try {
+      const display = await navigator.mediaDevices.getDisplayMedia({ video: true });
+      screen = display.getVideoTracks()[0];
+    } catch (error) {
+      // Cancelling the browser's picker (or refusing the permission) is a choice, not a failure.
+      if (error instanceof DOMException && (error.name === 'NotAllowedError' || error.name === 'AbortError'))
+        this.onNotice('Screen sharing cancelled: your camera is still being sent.');
+      else this.onError({ code: 'screen', message: `screen capture unavailable: ${messageOf(error)}` });
+      return;
+    } finally {
+      this.choosingScreen = false;
+      this.#updateButtons();
+    }
+    if (!screen) return;
+    if (!this.local?.getTracks().includes(cameraVideo)) {
+      // The camera was stopped while the picker was open.
+      screen.stop();
+      return;
+    }
+    // A screen's text should stay sharp: under load the encoder drops frames rather than resolution.
+    screen.contentHint = 'detail';
+    this.screen = screen;
+    this.cameraVideo = cameraVideo;
+    // The browser's own "Stop sharing" ends the track: the camera's picture comes back.
+    screen.addEventListener('ended', () => this.stopScreen(screen), { once: true });
+    if (await this.#sendVideo(screen)) return;
+    // Not switched (reported): the camera's picture is still what is sent.
+    if (this.screen === screen) {
+      this.screen = null;
+      this.cameraVideo = null;
+      this.#updateButtons();
+    }
+    screen.stop();
+  }
+
+  /**
+   * Sends the camera's picture again instead of the screen, and stops the screen capture.
+   *
+   * @param {MediaStreamTrack | null} [which] only if this is still the screen being sent
+   */
+  async stopScreen(which = this.screen) {
+    const { screen, cameraVideo } = this;
+    if (!screen || screen !== which) return;
+    this.screen = null;
+    this.cameraVideo = null;
+    if (cameraVideo) await this.#sendVideo(cameraVideo);
+    screen.stop();
+  }
+
+  /**
+   * Puts `track` in place of the video being sent, to every peer, without renegotiating.
+   *
+   * @param {MediaStreamTrack} track
+   * @returns {Promise<boolean>} whether it was switched (a failure is reported)
+   */
+  async #sendVideo(track) {
+    const shared = this.shared && !this.shared.closed ? this.shared : null;
+    try {
+      // Swaps the track in `this.local` as well, so the preview shows what is sent; carries the muted state over.
+      if (shared) await shared.replaceTrack('video', track);
+      else if (this.local) {
+        // Not in a pool: nothing sends the stream yet, so it is changed directly (ManagedStream does the same).
+        for (const old of this.local.getVideoTracks()) {
+          track.enabled = old.enabled;
+          this.local.removeTrack(old);
+        }
+        this.local.addTrack(track);
+      }
+      return true;
+    } catch (error) {
+      this.onError({ code: 'screen', message: `could not switch the video: ${messageOf(error)}` });
+      return false;
+    } finally {
+      this.#updateButtons();
+    }
   }
 
   /** @param {'audio' | 'video'} kind */
@@ -212,8 +331,17 @@ export class MediaPanel {
   }
 
   #updateButtons() {
-    const { camera, muteAudio, muteVideo } = this.buttons;
+    const { camera, muteAudio, muteVideo, screen } = this.buttons;
     const on = this.local !== null;
+    const sharing = this.screen !== null;
+    screen.disabled = !on || this.choosingScreen || !CAN_SHARE_SCREEN;
+    screen.textContent = sharing ? 'Stop sharing screen' : 'Share screen';
+    screen.setAttribute('aria-pressed', String(sharing));
+    screen.title = !CAN_SHARE_SCREEN
+      ? 'This browser cannot share the screen'
+      : on
+        ? 'Send your screen instead of the camera picture (swapped without renegotiating)'
+        : 'Start the camera first: the screen is sent in place of its picture';
     camera.textContent = on ? 'Stop camera' : 'Start camera';
     camera.setAttribute('aria-pressed', String(on));
     for (const [button, kind, label] of /** @type {const} */ ([
@@ -228,6 +356,9 @@ export class MediaPanel {
     if (this.localTile) {
       this.localTile.dataset.audioMuted = String(this.#muted('audio'));
       this.localTile.dataset.videoMuted = String(this.#muted('video'));
+      this.localTile.dataset.source = sharing ? 'screen' : 'camera';
+      // The camera preview is a mirror; a screen is not.
+      this.localTile.querySelector('video')?.classList.toggle('mirror', !sharing);
     }
   }
 
@@ -238,13 +369,14 @@ export class MediaPanel {
     video.srcObject = stream;
     this.localTile = h(
       'figure',
-      { class: 'tile local', dataset: { testid: 'local-video' } },
+      { class: 'tile local', dataset: { testid: 'local-video', source: 'camera' } },
       video,
       h('div', { class: 'overlay', text: 'video muted' }),
       h(
         'figcaption',
         {},
         h('span', { class: 'name', text: `${this.selfName()} (you)` }),
+        h('span', { class: 'badge screen-on', text: 'screen' }),
         h('span', { class: 'badge audio-off', text: 'mic off' }),
       ),
     );
@@ -287,6 +419,11 @@ export class MediaPanel {
       samples: new Float32Array(0),
       recentLevels: [],
     };
+    // A screen is shown whole, a camera fills its tile.
+    video.addEventListener('resize', () => {
+      element.dataset.videoSize = `${video.videoWidth}x${video.videoHeight}`;
+      element.classList.toggle('wide', video.videoWidth > WIDE * video.videoHeight);
+    });
     this.remote.set(peerId, tile);
     this.tiles.append(element);
     this.#countFrames(tile);

@@ -1,5 +1,9 @@
 // @ts-check
-/** The Peers card: one row per remote endpoint, with its description, negotiation state and chat channel. */
+/**
+ * The Peers card: one row per remote endpoint, with its description,
+ * negotiation state and chat channel, and a line of connection statistics
+ * (see stats.js).
+ */
 import { h, hueOf, shortId } from './dom.js';
 import { describe } from './names.js';
 import { stateText } from './negotiation.js';
@@ -11,6 +15,7 @@ import { stateText } from './negotiation.js';
  * @property {HTMLElement} description
  * @property {HTMLElement} state
  * @property {HTMLElement} channel
+ * @property {HTMLElement} stats
  */
 
 export class PeerList {
@@ -42,14 +47,21 @@ export class PeerList {
       dataset: { testid: 'peer-channel', state: 'connecting' },
       text: 'connecting',
     });
+    const stats = h('p', {
+      class: 'stats',
+      dataset: { testid: 'peer-stats', connection: connection.connectionState },
+      title: 'connection state · local candidate type · round-trip time · bitrate in and out, from getStats()',
+      text: connection.connectionState,
+    });
     const element = h(
       'li',
       { class: 'peer', dataset: { testid: 'peer', peerId: id }, style: `--peer-hue: ${hueOf(id)}` },
       avatar,
       h('div', { class: 'who' }, description, h('code', { class: 'id', title: id, text: shortId(id) })),
       h('div', { class: 'facts' }, state, h('span', { class: 'channel-label', text: 'chat' }), channel),
+      stats,
     );
-    const row = { element, avatar, description, state, channel };
+    const row = { element, avatar, description, state, channel, stats };
     this.rows.set(id, row);
     this.describe(id, connection.description);
     // The inspector has usually reported the machine already; if not, ask the connection.
@@ -94,6 +106,26 @@ export class PeerList {
     row.channel.dataset.state = state;
   }
 
+  /**
+   * @param {string} id
+   * @param {import('./stats.js').StatsLine} line the connection's latest statistics
+   */
+  setStats(id, { state, candidateType, rttMs, inKbps, outKbps }) {
+    const row = this.rows.get(id);
+    if (!row) return;
+    const { dataset } = row.stats;
+    dataset.connection = state;
+    setOrDelete(dataset, 'candidate', candidateType);
+    setOrDelete(dataset, 'rtt', rttMs === null ? null : rttMs.toFixed(1));
+    setOrDelete(dataset, 'kbpsIn', inKbps === null ? null : inKbps.toFixed(1));
+    setOrDelete(dataset, 'kbpsOut', outKbps === null ? null : outKbps.toFixed(1));
+    const parts = [state];
+    if (candidateType) parts.push(candidateType);
+    if (rttMs !== null) parts.push(`RTT ${rttMs < 10 ? rttMs.toFixed(1) : Math.round(rttMs)} ms`);
+    if (inKbps !== null && outKbps !== null) parts.push(`↓ ${kbit(inKbps)} ↑ ${kbit(outKbps)} kbit/s`);
+    row.stats.textContent = parts.join(' · ');
+  }
+
   /** @param {string} id */
   remove(id) {
     this.rows.get(id)?.element.remove();
@@ -111,4 +143,19 @@ export class PeerList {
     this.counter.textContent = String(this.rows.size);
     this.list.dataset.count = String(this.rows.size);
   }
+}
+
+/**
+ * @param {DOMStringMap} dataset
+ * @param {string} key
+ * @param {string | null} value
+ */
+function setOrDelete(dataset, key, value) {
+  if (value === null) delete dataset[key];
+  else dataset[key] = value;
+}
+
+/** @param {number} kbps */
+function kbit(kbps) {
+  return kbps < 10 ? kbps.toFixed(1) : String(Math.round(kbps));
 }
