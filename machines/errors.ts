@@ -22,7 +22,9 @@ export type NegotiationErrorCode =
  * });
  */
 export class NegotiationError extends Error {
+  /** Always `NegotiationError`, whatever a minifier does to the class's own name. */
   override readonly name = 'NegotiationError';
+  /** Which step failed, to branch on. */
   readonly code: NegotiationErrorCode;
 
   constructor(code: NegotiationErrorCode, message: string, options?: { cause?: unknown }) {

@@ -32,6 +32,7 @@ import type { IceCandidate, IceConnectionState, PeerConnectionState, SessionDesc
  */
 export type EffectsLookup = (peerId: string) => object | undefined;
 
+/** What the negotiation machine starts with (`createActor(negotiationMachine, { input })`). */
 export interface NegotiationInput {
   /** Remote peer id, for logs and the inspector. */
   peerId: string;
@@ -61,31 +62,99 @@ export interface RemoteDescriptionResult {
 
 /** A signal from the remote peer, as the pool delivers it. */
 export type SignalEvent =
-  | { type: 'signal.description'; description: SessionDescription }
-  | { type: 'signal.candidate'; candidate: IceCandidate | null };
+  | {
+      /** The peer's offer or answer. */
+      type: 'signal.description';
+      /** The description, as the peer sent it. */
+      description: SessionDescription;
+    }
+  | {
+      /** One of the peer's trickled ICE candidates. */
+      type: 'signal.candidate';
+      /** The candidate; null: the peer has no more (end of candidates). */
+      candidate: IceCandidate | null;
+    };
 
+/**
+ * Everything the negotiation machine reacts to: the remote peer's signals
+ * (`signal.*`), its connection's own events (`pc.*`, forwarded by whoever
+ * owns the connection's listeners) and the application's requests (`app.*`).
+ */
 export type NegotiationEvent =
   | SignalEvent
-  | { type: 'pc.negotiationneeded' }
-  | { type: 'pc.icecandidate'; candidate: IceCandidate | null }
-  | { type: 'pc.iceconnectionstatechange'; state: IceConnectionState }
-  | { type: 'pc.connectionstatechange'; state: PeerConnectionState }
-  /** `superseded`: the candidate cannot belong to the applied remote description (see candidateFitsDescription). */
-  | { type: 'pc.candidaterejected'; error: unknown; superseded: boolean }
-  | { type: 'app.restartIce' }
-  | { type: 'app.close' }
-  /** Raised by the machine itself when `disconnected` outlasted `iceDisconnectedRestartMs`. */
-  | { type: 'ice.disconnectedTimeout' };
+  | {
+      /** The connection fired `negotiationneeded`; the application may send it too, for a change no stack reports. */
+      type: 'pc.negotiationneeded';
+    }
+  | {
+      /** The connection gathered a local ICE candidate, to send to the peer. */
+      type: 'pc.icecandidate';
+      /** The candidate; null: gathering is complete. */
+      candidate: IceCandidate | null;
+    }
+  | {
+      /** The connection's `iceConnectionState` changed: `failed` restarts ICE. */
+      type: 'pc.iceconnectionstatechange';
+      /** The new ICE connection state. */
+      state: IceConnectionState;
+    }
+  | {
+      /** The connection's `connectionState` changed: `failed` restarts ICE too (wrtc may not report it otherwise). */
+      type: 'pc.connectionstatechange';
+      /** The new connection state. */
+      state: PeerConnectionState;
+    }
+  | {
+      /** `addIceCandidate` rejected a remote candidate. */
+      type: 'pc.candidaterejected';
+      /** What `addIceCandidate` rejected with. */
+      error: unknown;
+      /**
+       * The candidate cannot belong to the applied remote description (see
+       * candidateFitsDescription): moot, not an error.
+       */
+      superseded: boolean;
+    }
+  | {
+      /** The application asks for an ICE restart, carried by the next offer (glare-safe). */
+      type: 'app.restartIce';
+    }
+  | {
+      /** The application is done: the machine closes the connection and stops. */
+      type: 'app.close';
+    }
+  | {
+      /** Raised by the machine itself when `disconnected` outlasted `iceDisconnectedRestartMs`. */
+      type: 'ice.disconnectedTimeout';
+    };
 
-export type NegotiationEmitted = { type: 'negotiation.error'; error: NegotiationError };
+/** What the negotiation machine emits for its listeners (`actor.on('negotiation.error', ...)`). */
+export type NegotiationEmitted = {
+  /** A negotiation step failed; the machine has already recovered (or, for `rollback-failed`, given up). */
+  type: 'negotiation.error';
+  /** What failed, with a stable `code` and the WebRTC call's error as `cause`. */
+  error: NegotiationError;
+};
 
+/**
+ * The negotiation machine's context: plain data only (the lookup aside), so
+ * an inspector can serialize every snapshot. The W3C example's flags are
+ * here under their names.
+ */
 export interface NegotiationContext {
+  /** Remote peer id, from the input. */
   peerId: string;
+  /** Where the effects find their connection, from the input. */
   lookup: EffectsLookup;
+  /** This side yields (rolls back) when both sides offer at once. */
   polite: boolean;
+  /** W3C `makingOffer`: true while an offer is being created and set. */
   makingOffer: boolean;
+  /** W3C `ignoreOffer`: the impolite side ignored a colliding offer (its late candidates are no error). */
   ignoreOffer: boolean;
+  /** W3C `isSettingRemoteAnswerPending`: true while an answer is being applied. */
   isSettingRemoteAnswerPending: boolean;
+  /** A remote description has been applied, so remote candidates can be added rather than queued. */
   hasRemoteDescription: boolean;
   /** The connection asked for negotiation while an operation was in flight. */
   negotiationNeeded: boolean;
@@ -101,23 +170,31 @@ export interface NegotiationContext {
   pendingCandidates: Array<IceCandidate | null>;
   /** Signals that arrived while an operation was in flight, oldest first. */
   deferred: SignalEvent[];
+  /** How many signals `deferred` may hold; one more is dropped with a `signal-overflow` error. */
   maxDeferredSignals: number;
+  /** How long `stable.aboutToOffer` waits for more changes before offering (ms). */
   coalesceMs: number;
   /** Null: a lasting disconnection waits for `failed` like any other. */
   iceDisconnectedRestartMs: number | null;
+  /** The connection's last reported `iceConnectionState`. */
   iceConnectionState: IceConnectionState;
+  /** The connection's last reported `connectionState`. */
   connectionState: PeerConnectionState;
 }
 
 /** What every async effect is invoked with: whose connection, and where to find it. */
 export interface EffectInput {
+  /** The remote peer whose connection the effect acts on. */
   peerId: string;
+  /** Returns what the effect acts on for `peerId` (the owner's binding). */
   lookup: EffectsLookup;
 }
 
 /** What went wrong, as the machine reports it: a stable code and whatever the WebRTC call rejected with. */
 export interface ErrorReport {
+  /** Which step failed. */
   code: NegotiationErrorCode;
+  /** What the failed WebRTC call rejected with (or the error the machine made). */
   cause: unknown;
 }
 
@@ -138,8 +215,10 @@ const negotiation = setup({
     emitted: {} as NegotiationEmitted,
   },
   actors: {
-    /** createOffer (with iceRestart when asked) then setLocalDescription(offer). */
-    /** Resolves with null when the offer would change nothing (the connection asked needlessly). */
+    /**
+     * createOffer (with iceRestart when asked) then setLocalDescription(offer). Resolves with null when the offer
+     * would change nothing (the connection asked needlessly).
+     */
     makeOffer: notProvided<SessionDescription | null, EffectInput & { iceRestart: boolean }>('makeOffer'),
     /** createAnswer then setLocalDescription(answer). */
     makeAnswer: notProvided<SessionDescription, EffectInput>('makeAnswer'),
@@ -292,6 +371,18 @@ const dropOverflowingSignal = [
   { type: 'notifyError', params: overflow },
 ] as const;
 
+/**
+ * The perfect-negotiation machine for one peer connection (docs/negotiation.md).
+ * Its effects do nothing until provided, so the bare machine can be inspected
+ * or stepped through by hand; {@link createNegotiationActor} runs it on a real
+ * connection, and a `Pool` runs one per peer.
+ *
+ * @example
+ * import { createActor } from 'xstate';
+ *
+ * const actor = createActor(negotiationMachine, { input: { peerId: 'b', polite: true } }).start();
+ * console.log(actor.getSnapshot().value); // { stable: 'idle' }
+ */
 export const negotiationMachine = negotiation
   .extend({
     actions: {
@@ -562,4 +653,5 @@ export const negotiationMachine = negotiation
     },
   });
 
+/** The negotiation machine's type, for `ActorRefFrom<NegotiationMachine>`, `SnapshotFrom<...>` and the like. */
 export type NegotiationMachine = typeof negotiationMachine;

@@ -19,34 +19,97 @@ export type { JsonValue };
 
 /** What the signalling channel tells the pool, already parsed and typed. */
 export type PoolSignalEvent =
-  /** `pool`: the pool actually joined (the server may map the name), or null when the server did not say. */
   | {
+      /** The server confirmed the join (`rtc:joined`). */
       type: 'signal.joined';
+      /** This endpoint's id. */
       clientId: string;
+      /** The pool actually joined (the server may map the name), or null when the server did not say. */
       pool: string | null;
+      /** The peers already there: this endpoint is polite toward each, and each starts the negotiation. */
       peers: string[];
+      /** Trusted descriptions by endpoint id, set by the server only. */
       descriptions: Record<string, JsonValue>;
     }
-  | { type: 'signal.peer'; id: string }
-  | { type: 'signal.sdp'; peer: string; description: SessionDescription }
-  | { type: 'signal.candidate'; from: string; candidate: IceCandidate | null }
-  | { type: 'signal.close'; id: string }
-  | { type: 'signal.describe'; id: string; description: JsonValue }
-  | { type: 'signal.stop' }
-  | { type: 'signal.error'; message: string; reason?: string }
-  /**
-   * The server refused the join: this endpoint is in no pool and may try
-   * again. Which server errors mean that is the signalling adapter's call
-   * (`src/pool-signals.ts`), not the machine's.
-   */
-  | { type: 'signal.joinRefused'; message: string };
+  | {
+      /** A peer joined after this endpoint (`rtc:peer`): this side is impolite and starts. */
+      type: 'signal.peer';
+      /** The new peer's id. */
+      id: string;
+    }
+  | {
+      /** A description from a peer (`rtc:sdp`), routed to that peer's negotiation child. */
+      type: 'signal.sdp';
+      /** The sending peer's id. */
+      peer: string;
+      /** Its offer or answer. */
+      description: SessionDescription;
+    }
+  | {
+      /** A trickled candidate from a peer (`rtc:candidate`), routed to that peer's child. */
+      type: 'signal.candidate';
+      /** The sending peer's id. */
+      from: string;
+      /** The candidate; null: the peer has no more. */
+      candidate: IceCandidate | null;
+    }
+  | {
+      /** A peer left the pool (`rtc:close`): its child stops and its connection closes. */
+      type: 'signal.close';
+      /** The peer that left. */
+      id: string;
+    }
+  | {
+      /** The server set an endpoint's description (`rtc:describe`). */
+      type: 'signal.describe';
+      /** Whose description: a peer's, or this endpoint's own. */
+      id: string;
+      /** The new description. */
+      description: JsonValue;
+    }
+  | {
+      /** The server stopped the pool (`rtc:stop`): every connection closes. */
+      type: 'signal.stop';
+    }
+  | {
+      /** The server refused something this endpoint sent (`rtc:error`); a refused join is `signal.joinRefused`. */
+      type: 'signal.error';
+      /** The server's explanation. */
+      message: string;
+      /** Its stable reason code, when it gave one. */
+      reason?: string;
+    }
+  | {
+      /**
+       * The server refused the join: this endpoint is in no pool and may try
+       * again. Which server errors mean that is the signalling adapter's call
+       * (`src/pool-signals.ts`), not the machine's.
+       */
+      type: 'signal.joinRefused';
+      /** The server's explanation. */
+      message: string;
+    };
 
+/** Everything the pool machine reacts to: the server's signals, their end, and the application's requests. */
 export type PoolEvent =
   | PoolSignalEvent
-  /** The signals ended by themselves (the signalling channel closed and could not resume): nothing more will come. */
-  | { type: 'signal.lost' }
-  | { type: 'app.join'; pool: string }
-  | { type: 'app.close' };
+  | {
+      /**
+       * The signals ended by themselves (the signalling channel closed and
+       * could not resume): nothing more will come.
+       */
+      type: 'signal.lost';
+    }
+  | {
+      /** The application asks to join a pool (`Pool.join`). */
+      type: 'app.join';
+      /** The pool name to ask the server for. */
+      pool: string;
+    }
+  | {
+      /** The application closes the pool: every connection and the signalling channel close. */
+      type: 'app.close';
+    };
 
 /** Why a signal was refused; the pool carries on. */
 export type PoolProblem =
@@ -58,16 +121,60 @@ export type PoolProblem =
   /** The server refused the join (not found, refused, full): back to idle, join() may be tried again. */
   | 'join-refused';
 
+/** What the pool machine emits for its owner (`actor.on('pool.peer', ...)`); a `Pool` turns them into its events. */
 export type PoolEmitted =
-  | { type: 'pool.joined'; id: string; pool: string; peers: string[] }
-  | { type: 'pool.peer'; id: string }
-  | { type: 'pool.peerleft'; id: string }
-  | { type: 'pool.describe'; id: string; description: JsonValue }
-  | { type: 'pool.stop' }
-  | { type: 'pool.closed' }
-  | { type: 'pool.disconnected' }
-  | { type: 'pool.problem'; problem: PoolProblem; message: string };
+  | {
+      /** This endpoint joined; its connections to `peers` are being opened. */
+      type: 'pool.joined';
+      /** This endpoint's id. */
+      id: string;
+      /** The pool actually joined. */
+      pool: string;
+      /** The peers already there. */
+      peers: string[];
+    }
+  | {
+      /** A peer joined after this endpoint; its connection is being opened. */
+      type: 'pool.peer';
+      /** The new peer's id. */
+      id: string;
+    }
+  | {
+      /** A peer left; its connection is closed. */
+      type: 'pool.peerleft';
+      /** The peer that left. */
+      id: string;
+    }
+  | {
+      /** The server set an endpoint's description. */
+      type: 'pool.describe';
+      /** Whose description. */
+      id: string;
+      /** The new description. */
+      description: JsonValue;
+    }
+  | {
+      /** The server stopped the pool; every connection is closed. */
+      type: 'pool.stop';
+    }
+  | {
+      /** The application closed the pool; every connection is closed. */
+      type: 'pool.closed';
+    }
+  | {
+      /** The signalling channel ended for good; every connection is closed. */
+      type: 'pool.disconnected';
+    }
+  | {
+      /** A signal was refused, or the server refused something; the pool carries on. */
+      type: 'pool.problem';
+      /** What kind of problem. */
+      problem: PoolProblem;
+      /** What happened, for logs. */
+      message: string;
+    };
 
+/** The pool machine's context: who this endpoint is, where, and with whom. */
 export interface PoolContext {
   /** The pool actually joined (the server may map the requested name). */
   pool: string | null;
@@ -84,7 +191,9 @@ export interface PoolContext {
 /** What every peer's negotiation machine is started with, beyond its peer id and role. */
 export type ChildNegotiationInput = Omit<NegotiationInput, 'peerId' | 'polite'>;
 
+/** What the pool machine may start with. */
 export interface PoolInput {
+  /** Options for every peer's negotiation machine (`coalesceMs`, `lookup`, ...). */
   negotiation?: ChildNegotiationInput;
 }
 
@@ -127,6 +236,20 @@ const pool = poolSetup.extend({
 
 const problem = (kind: PoolProblem, message: string) => pool.emit({ type: 'pool.problem', problem: kind, message });
 
+/**
+ * The pool machine (docs/pool.md): joins a pool through the signalling
+ * channel and keeps one negotiation child per remote peer (child id = peer
+ * id), routing each peer's signals to it. Its effects do nothing until
+ * provided; {@link createPoolActor} runs it for real, and a `Pool` wraps that.
+ *
+ * @example
+ * import { createActor } from 'xstate';
+ *
+ * const actor = createActor(poolMachine).start();
+ * actor.on('pool.joined', ({ id, peers }) => console.log(id, 'joined with', peers));
+ * actor.send({ type: 'app.join', pool: 'lobby' });
+ * actor.send({ type: 'signal.joined', clientId: 'a', pool: 'lobby', peers: [], descriptions: {} });
+ */
 export const poolMachine = pool.createMachine({
   id: 'pool',
   context: ({ input }) => ({

@@ -1,3 +1,10 @@
+/**
+ * The rtcpool client: {@link Pool} and its {@link ManagedConnection}s, the signalling channel ({@link Signalling}
+ * over a {@link Transceiver}), shared media ({@link ManagedStream}), the XState machines underneath and the wire
+ * protocol. It runs in browsers and in Node (on `@roamhq/wrtc` or werift); the server is `rtcpool/server`.
+ *
+ * @module rtcpool
+ */
 export { NegotiationError, type NegotiationErrorCode } from '../machines/errors.js';
 export {
   type EffectInput,
@@ -12,9 +19,11 @@ export {
   type SignalEvent,
 } from '../machines/negotiation.js';
 export {
+  type ChildNegotiationInput,
   type PoolContext,
   type PoolEmitted,
   type PoolEvent,
+  type PoolInput,
   type PoolProblem,
   type PoolSignalEvent,
   poolMachine,
@@ -66,6 +75,8 @@ export {
 // CLIENT_EVENTS) lives in src/protocol for the signalling server; the
 // client's entry leaves it out, which keeps it out of the browser bundle.
 export {
+  CLIENT_EVENTS,
+  type ClientEventType,
   type ClientMessage,
   type ClientMessageOf,
   candidateMessage,
@@ -82,6 +93,10 @@ export {
   type ParseResult,
   PROTOCOL_LIMITS,
   type ProtocolMessage,
+  RESUME_REFUSED,
+  type ResumedData,
+  type ResumeGrant,
+  resumeMessage,
   parseServerEvent,
   parseServerFrame,
   SERVER_EVENTS,

@@ -17,11 +17,28 @@ import { type MediaSectionSummary, mediaSummary } from './sdp.js';
 /** The `detail` of each event a managed connection dispatches. */
 export interface ManagedConnectionEventDetails<PC extends PoolPeerConnection = RTCPeerConnection> {
   /** A remote track arrived: exactly once per track, on every stack. */
-  track: { connection: ManagedConnection<PC>; track: TrackOf<PC>; streams: readonly StreamOf<PC>[] };
+  track: {
+    /** The connection it arrived on. */
+    connection: ManagedConnection<PC>;
+    /** The track (a `MediaStreamTrack` in a browser). */
+    track: TrackOf<PC>;
+    /** The streams the peer added it to, often one: what a `<video>` element's `srcObject` takes. */
+    streams: readonly StreamOf<PC>[];
+  };
   /** The peer opened a data channel (the pool's own control channel is never shown). */
-  datachannel: { connection: ManagedConnection<PC>; channel: DataChannelOf<PC> };
+  datachannel: {
+    /** The connection it was opened on. */
+    connection: ManagedConnection<PC>;
+    /** The channel (an `RTCDataChannel` in a browser), possibly not open yet. */
+    channel: DataChannelOf<PC>;
+  };
   /** The connection's state changed (`connecting`, `connected`, `disconnected`, `failed`, `closed`). */
-  connectionstatechange: { connection: ManagedConnection<PC>; state: PeerConnectionState };
+  connectionstatechange: {
+    /** The connection whose state changed. */
+    connection: ManagedConnection<PC>;
+    /** Its new state. */
+    state: PeerConnectionState;
+  };
 }
 
 /** The events a managed connection lets the application listen to. */
@@ -51,6 +68,7 @@ const EVENT_TYPES: readonly string[] = [
  */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface below only adds typed overloads of EventTarget's methods
 export class ManagedConnection<PC extends PoolPeerConnection = RTCPeerConnection> extends EventTarget {
+  /** The remote peer's id, as the signalling server assigned it: the key of `pool.getConnection(id)`. */
   readonly id: string;
   readonly #pc: PC;
   readonly #description: () => JsonValue;
@@ -273,21 +291,25 @@ export class ManagedConnection<PC extends PoolPeerConnection = RTCPeerConnection
 
 // Typed listeners for the events above; the methods themselves are EventTarget's (checked in addEventListener).
 export interface ManagedConnection<PC extends PoolPeerConnection = RTCPeerConnection> {
+  /** Listens to `track`, `datachannel` or `connectionstatechange`, with its typed `detail`. */
   addEventListener<K extends ManagedConnectionEventType>(
     type: K,
     listener: (event: CustomEvent<ManagedConnectionEventDetails<PC>[K]>) => void,
     options?: boolean | AddEventListenerOptions,
   ): void;
+  /** The untyped form, as `EventTarget` declares it; any other type throws a TypeError all the same. */
   addEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void;
+  /** Removes a listener added for `track`, `datachannel` or `connectionstatechange`. */
   removeEventListener<K extends ManagedConnectionEventType>(
     type: K,
     listener: (event: CustomEvent<ManagedConnectionEventDetails<PC>[K]>) => void,
     options?: boolean | EventListenerOptions,
   ): void;
+  /** The untyped form, as `EventTarget` declares it. */
   removeEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,

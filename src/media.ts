@@ -4,22 +4,33 @@ import type { Pool } from './pool.js';
 
 /** The parts of a `MediaStreamTrack` a managed stream uses. */
 export interface TrackLike {
+  /** Unique per track. */
   readonly id: string;
+  /** `audio` or `video`: what {@link ManagedStream.mute} and `replaceTrack` select by. */
   readonly kind: string;
+  /** False while muted: the peers receive silence or black frames. */
   enabled: boolean;
+  /** `ended` once the track stops for good (the user revoked the camera, the screen share ended). */
   readonly readyState?: string;
+  /** Watches for the track ending: sharing ends once every shared track has. */
   addEventListener(type: 'ended', listener: () => void): void;
+  /** Stops watching for the end. */
   removeEventListener(type: 'ended', listener: () => void): void;
 }
 
 /** The parts of a `MediaStream` a managed stream uses. */
 export interface StreamLike {
+  /** Unique per stream; the far side sees the same id (see {@link ManagedStream.getConnection}). */
   readonly id: string;
+  /** The tracks to share at first. */
   getTracks(): readonly unknown[];
+  /** Used when present, to keep the local stream showing what is shared. */
   addTrack?(track: never): void;
+  /** Used when present, for the same reason. */
   removeTrack?(track: never): void;
 }
 
+/** A kind of track, for muting and replacing by kind. */
 export type MediaKind = 'audio' | 'video';
 
 /** A track being sent to one peer, and the sender carrying it. */
@@ -93,6 +104,10 @@ export class ManagedStream<PC extends PoolPeerConnection = RTCPeerConnection> ex
     return [...this.#tracks];
   }
 
+  /**
+   * True once sharing has ended: {@link close}, the pool ended, or every shared track ended. The
+   * stream dispatches a `close` event then.
+   */
   get closed(): boolean {
     return this.#closed;
   }
@@ -102,6 +117,7 @@ export class ManagedStream<PC extends PoolPeerConnection = RTCPeerConnection> ex
     for (const track of this.#of(kind)) like(track).enabled = false;
   }
 
+  /** Sends sound or picture (`kind`), or both, again after {@link mute}. */
   unmute(kind?: MediaKind | null): void {
     for (const track of this.#of(kind)) like(track).enabled = true;
   }
@@ -240,4 +256,7 @@ export class ManagedStream<PC extends PoolPeerConnection = RTCPeerConnection> ex
 }
 
 /** The original's `media` namespace: `new media.ManagedStream(stream, pool)`. */
-export const media = { ManagedStream };
+export const media = {
+  /** {@link ManagedStream} under its original path. */
+  ManagedStream,
+};

@@ -31,8 +31,18 @@ import type { Logger } from './shared/logger.js';
 
 /** What the negotiation of one connection asks the signalling channel to carry. */
 export type OutgoingSignal =
-  | { type: 'description'; description: SessionDescription }
-  | { type: 'candidate'; candidate: IceCandidate | null };
+  | {
+      /** A local offer or answer, to apply on the other side with `signal.description`. */
+      type: 'description';
+      /** The description, as plain data (`RTCSessionDescription.toJSON()`). */
+      description: SessionDescription;
+    }
+  | {
+      /** A local ICE candidate, to apply on the other side with `signal.candidate`. */
+      type: 'candidate';
+      /** The candidate as plain data; null: gathering is complete. */
+      candidate: IceCandidate | null;
+    };
 
 /** What the effects of one negotiation act on, as its owner's lookup returns it. */
 export class ConnectionBinding {

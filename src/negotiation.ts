@@ -12,6 +12,7 @@ import { type Logger, silentLogger } from './shared/logger.js';
 
 export type { OutgoingSignal } from './negotiation-effects.js';
 
+/** What {@link createNegotiationActor} needs: the connection, the role, and how to reach the other peer. */
 export interface NegotiationActorOptions {
   /** The connection to negotiate. Stopping the actor closes it. */
   pc: PeerConnectionLike;
@@ -25,11 +26,13 @@ export interface NegotiationActorOptions {
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /** Called for every negotiation error (also emitted as `negotiation.error` and logged at `warn`). */
   onError?: (error: NegotiationError) => void;
+  /** Area `negotiation`: each state at `info`, each error at `warn`, each signal sent at `debug` (default: silent). */
   logger?: Logger;
   /** Milliseconds to wait for more changes before offering (default 0: the end of the task). */
   coalesceMs?: number;
   /** Clock for the machine's delays; tests pass a simulated one. */
   clock?: ActorOptions<typeof negotiationMachine>['clock'];
+  /** Signals kept while an operation is in flight (default 256); one more is dropped with a `signal-overflow` error. */
   maxDeferredSignals?: number;
   /**
    * Restart ICE once the connection has stayed `disconnected` this many
@@ -39,6 +42,10 @@ export interface NegotiationActorOptions {
   iceDisconnectedRestartMs?: number;
 }
 
+/**
+ * A running negotiation: send it the peer's signals (`signal.description`, `signal.candidate`) and your requests
+ * (`app.restartIce`, `app.close`); `actor.on('negotiation.error', ...)` and `actor.subscribe(...)` watch it.
+ */
 export type NegotiationActor = Actor<typeof negotiationMachine>;
 
 /**

@@ -7,19 +7,53 @@ import type { IceCandidate, SessionDescription } from './protocol/messages.js';
  * connection the tests use.
  */
 export interface PeerConnectionLike {
+  /** Read before a rollback, which is skipped in `stable`. */
   readonly signalingState: string;
+  /** Read on each `iceconnectionstatechange`: `failed` restarts ICE. */
   readonly iceConnectionState: string;
+  /** Read on each `connectionstatechange`, where the stack has it: `failed` restarts ICE too. */
   readonly connectionState?: string;
-  readonly localDescription: { readonly type: string; readonly sdp: string } | null;
-  readonly remoteDescription: { readonly type: string; readonly sdp: string } | null;
-  createOffer(options?: { iceRestart?: boolean }): Promise<{ type: string; sdp?: string }>;
-  createAnswer(): Promise<{ type: string; sdp?: string }>;
+  /** The description set last: a new offer that would change nothing compared with it is not sent. */
+  readonly localDescription: {
+    /** `offer` or `answer`. */
+    readonly type: string;
+    /** The SDP text. */
+    readonly sdp: string;
+  } | null;
+  /** The peer's description applied last: its ICE ufrag tells a restart, and which candidates still fit. */
+  readonly remoteDescription: {
+    /** `offer` or `answer`. */
+    readonly type: string;
+    /** The SDP text. */
+    readonly sdp: string;
+  } | null;
+  /** Makes an offer; with `iceRestart`, one with new ICE credentials. */
+  createOffer(options?: { iceRestart?: boolean }): Promise<{
+    /** `offer`. */
+    type: string;
+    /** The SDP text; without it, the step fails. */
+    sdp?: string;
+  }>;
+  /** Makes the answer to the remote offer just applied. */
+  createAnswer(): Promise<{
+    /** `answer`. */
+    type: string;
+    /** The SDP text; without it, the step fails. */
+    sdp?: string;
+  }>;
+  /** Always given a description or a `rollback`: wrtc has neither the parameterless form nor implicit rollback. */
   setLocalDescription(description: { type: 'offer' | 'answer' | 'rollback'; sdp?: string }): Promise<unknown>;
+  /** Applies the peer's offer or answer. */
   setRemoteDescription(description: SessionDescription): Promise<unknown>;
+  /** Adds one of the peer's candidates; called without one at the end of them. */
   addIceCandidate(candidate?: IceCandidate): Promise<unknown>;
+  /** Called where the stack has it, on `app.restartIce` or a failure; the next offer restarts ICE either way. */
   restartIce?(): void;
+  /** Called when the negotiation stops (`app.close`, `actor.stop()`, the peer left, the pool ended). */
   close(): void;
+  /** Listens to `negotiationneeded`, `icecandidate`, `iceconnectionstatechange` and `connectionstatechange`. */
   addEventListener(type: string, listener: (event: unknown) => void): void;
+  /** Removes those listeners when the negotiation stops. */
   removeEventListener(type: string, listener: (event: unknown) => void): void;
 }
 

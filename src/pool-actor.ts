@@ -13,9 +13,11 @@ export type PoolOutgoingMessage = ClientMessage;
 
 /** A connection the pool can start negotiating by opening its control channel. */
 export interface NegotiatedPeerConnection extends PeerConnectionLike {
+  /** Opens the {@link CONTROL_CHANNEL}, which starts a new pair's first negotiation. */
   createDataChannel(label: string): unknown;
 }
 
+/** What {@link createPoolActor} needs: the signalling server's messages, a way to answer, and connections. */
 export interface PoolActorOptions {
   /** The signalling server's messages, parsed and typed. When the stream completes, the pool ends (`disconnected`). */
   messages: Observable<ServerMessage>;
@@ -25,8 +27,11 @@ export interface PoolActorOptions {
   createPeerConnection: (peerId: string) => NegotiatedPeerConnection;
   /** Closes the signalling channel when the pool ends. */
   closeSignalling?: () => void;
+  /** An XState inspection observer, e.g. `createBrowserInspector().inspect`: the pool and every negotiation child. */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Areas `pool` and `negotiation`: connections at `info`, negotiation errors at `warn`, its states at `debug`. */
   logger?: Logger;
+  /** Clock for the machines' delays; tests pass a simulated one. */
   clock?: ActorOptions<typeof poolMachine>['clock'];
   /**
    * Restart ICE on a connection whose ICE state has stayed `disconnected` this
@@ -38,6 +43,10 @@ export interface PoolActorOptions {
   onNegotiationError?: (peerId: string, error: NegotiationError) => void;
 }
 
+/**
+ * A running pool machine: send it `app.join` and `app.close`; `actor.on('pool.peer', ...)` and the other
+ * {@link PoolEmitted} events say what happened.
+ */
 export type PoolActor = Actor<typeof poolMachine>;
 
 /** Label of the data channel the side already present opens to start a pair's negotiation. */
@@ -51,7 +60,7 @@ export const CONTROL_CHANNEL = 'rtcpool';
  * connection is closed.
  *
  * @example
- * const actor = createPoolActor({ signals, send, createPeerConnection: () => new RTCPeerConnection() });
+ * const actor = createPoolActor({ messages, send, createPeerConnection: () => new RTCPeerConnection() });
  * actor.on('pool.peer', ({ id }) => console.log('peer', id));
  * actor.send({ type: 'app.join', pool: 'lobby' });
  */

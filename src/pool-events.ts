@@ -42,8 +42,10 @@ export type PoolErrorCode =
  * });
  */
 export class PoolError extends RtcpoolError {
+  /** Always `PoolError`, whatever a minifier does to the class's own name. */
   override readonly name = 'PoolError';
   constructor(
+    /** What went wrong, to branch on. */
     readonly code: PoolErrorCode,
     message: string,
   ) {
@@ -56,25 +58,83 @@ export type PoolEventError = PoolError | SignallingError | NegotiationError;
 
 /** Every pool event, as one typed stream (`pool.events$`): the same events as `pool.events`, `detail` spread out. */
 export type PoolEventData<PC extends PoolPeerConnection = RTCPeerConnection> =
-  | { type: 'join'; id: string; pool: string }
-  | { type: 'peer'; connection: ManagedConnection<PC> }
-  | { type: 'close'; connection: ManagedConnection<PC> | null }
-  | { type: 'stop' }
-  | { type: 'reconnecting' }
-  | { type: 'reconnected' }
-  | { type: 'describe'; connection: ManagedConnection<PC> | null; id: string; description: JsonValue }
-  | ({ type: 'track' } & PoolEventDetails<PC>['track'])
-  | ({ type: 'datachannel' } & PoolEventDetails<PC>['datachannel'])
-  | ({ type: 'connectionstatechange' } & PoolEventDetails<PC>['connectionstatechange'])
-  /** `connection`: the peer the error concerns (a negotiation error), or null when it is the pool's own. */
-  | { type: 'error'; error: PoolEventError; connection: ManagedConnection<PC> | null };
+  | {
+      /** The server confirmed the join. */
+      type: 'join';
+      /** This endpoint's id. */
+      id: string;
+      /** The pool actually joined (the server may map the requested name). */
+      pool: string;
+    }
+  | {
+      /** A connection to another endpoint exists. */
+      type: 'peer';
+      /** The new peer's connection. */
+      connection: ManagedConnection<PC>;
+    }
+  | {
+      /** A peer left, or this endpoint's pool ended. */
+      type: 'close';
+      /** The connection that closed, or null when the pool itself ended. */
+      connection: ManagedConnection<PC> | null;
+    }
+  | {
+      /** The server stopped the pool. */
+      type: 'stop';
+    }
+  | {
+      /** The signalling connection was lost: peer connections carry on, signals are queued until it resumes. */
+      type: 'reconnecting';
+    }
+  | {
+      /** The signalling session resumed: what was queued is sent, what the server held arrives. */
+      type: 'reconnected';
+    }
+  | {
+      /** The server set an endpoint's description. */
+      type: 'describe';
+      /** The peer's connection, or null for this endpoint's own description. */
+      connection: ManagedConnection<PC> | null;
+      /** Whose description. */
+      id: string;
+      /** The new description. */
+      description: JsonValue;
+    }
+  | ({
+      /** A remote track arrived, once per track. */
+      type: 'track';
+    } & PoolEventDetails<PC>['track'])
+  | ({
+      /** A peer opened a data channel. */
+      type: 'datachannel';
+    } & PoolEventDetails<PC>['datachannel'])
+  | ({
+      /** A peer connection's state changed. */
+      type: 'connectionstatechange';
+    } & PoolEventDetails<PC>['connectionstatechange'])
+  | {
+      /** Something was refused or failed; the pool carries on. */
+      type: 'error';
+      /** What went wrong, with a stable `code`. */
+      error: PoolEventError;
+      /** The peer the error concerns (a negotiation error), or null when it is the pool's own. */
+      connection: ManagedConnection<PC> | null;
+    };
 
 /** The `detail` of each pool event. */
 export interface PoolEventDetails<PC extends PoolPeerConnection = RTCPeerConnection> {
   /** The server confirmed the join; `pool` is the pool actually joined. */
-  join: { id: string; pool: string };
+  join: {
+    /** This endpoint's id. */
+    id: string;
+    /** The pool actually joined (the server may map the requested name). */
+    pool: string;
+  };
   /** A connection to another endpoint exists. */
-  peer: { connection: ManagedConnection<PC> };
+  peer: {
+    /** The new peer's connection. */
+    connection: ManagedConnection<PC>;
+  };
   /** The connection that closed, or null when this endpoint's pool ended. */
   close: ManagedConnection<PC> | null;
   /** The server stopped the pool. */
@@ -84,20 +144,54 @@ export interface PoolEventDetails<PC extends PoolPeerConnection = RTCPeerConnect
   /** The signalling session resumed: what was queued is sent, what the server held arrives. */
   reconnected: Record<string, never>;
   /** The server set an endpoint's description (`connection` null for this endpoint's own). */
-  describe: { connection: ManagedConnection<PC> | null; id: string; description: JsonValue };
+  describe: {
+    /** The peer's connection, or null for this endpoint's own description. */
+    connection: ManagedConnection<PC> | null;
+    /** Whose description. */
+    id: string;
+    /** The new description. */
+    description: JsonValue;
+  };
   /** A remote track arrived, once per track. */
-  track: { connection: ManagedConnection<PC>; track: TrackOf<PC>; streams: readonly StreamOf<PC>[] };
+  track: {
+    /** The peer sending it. */
+    connection: ManagedConnection<PC>;
+    /** The track (a `MediaStreamTrack` in a browser). */
+    track: TrackOf<PC>;
+    /** The streams the peer added it to, often one: what a `<video>` element's `srcObject` takes. */
+    streams: readonly StreamOf<PC>[];
+  };
   /** A peer opened a data channel. */
-  datachannel: { connection: ManagedConnection<PC>; channel: DataChannelOf<PC> };
+  datachannel: {
+    /** The peer that opened it. */
+    connection: ManagedConnection<PC>;
+    /** The channel (an `RTCDataChannel` in a browser), possibly not open yet. */
+    channel: DataChannelOf<PC>;
+  };
   /** A peer connection's state changed. */
-  connectionstatechange: { connection: ManagedConnection<PC>; state: PeerConnectionState };
-  /** `connection`: the peer the error concerns (a negotiation error), or null when it is the pool's own. */
-  error: { error: PoolEventError; connection: ManagedConnection<PC> | null };
+  connectionstatechange: {
+    /** The connection whose state changed. */
+    connection: ManagedConnection<PC>;
+    /** Its new state. */
+    state: PeerConnectionState;
+  };
+  /** Something was refused or failed; the pool carries on. */
+  error: {
+    /** What went wrong, with a stable `code`. */
+    error: PoolEventError;
+    /** The peer the error concerns (a negotiation error), or null when it is the pool's own. */
+    connection: ManagedConnection<PC> | null;
+  };
 }
 
 /** The name of a pool event. */
 export type PoolEventType = keyof PoolEventDetails;
 
+/**
+ * An `on<type>` handler: called with the event, beside the listeners added with `addEventListener`; null for none.
+ *
+ * @inline
+ */
 type Handler<PC extends PoolPeerConnection, K extends PoolEventType> =
   | ((event: CustomEvent<PoolEventDetails<PC>[K]>) => void)
   | null;
@@ -130,16 +224,27 @@ const HANDLED: readonly PoolEventType[] = [
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface below only adds typed overloads of EventTarget's methods
 export class PoolEvents<PC extends PoolPeerConnection = RTCPeerConnection> extends EventTarget {
   readonly #handlers = new Map<string, ((event: CustomEvent) => void) | null>();
+  /** Handles `join` events, beside the added listeners; null for none. */
   declare onjoin: Handler<PC, 'join'>;
+  /** Handles `peer` events, beside the added listeners; null for none. */
   declare onpeer: Handler<PC, 'peer'>;
+  /** Handles `close` events, beside the added listeners; null for none. */
   declare onclose: Handler<PC, 'close'>;
+  /** Handles `stop` events, beside the added listeners; null for none. */
   declare onstop: Handler<PC, 'stop'>;
+  /** Handles `reconnecting` events, beside the added listeners; null for none. */
   declare onreconnecting: Handler<PC, 'reconnecting'>;
+  /** Handles `reconnected` events, beside the added listeners; null for none. */
   declare onreconnected: Handler<PC, 'reconnected'>;
+  /** Handles `describe` events, beside the added listeners; null for none. */
   declare ondescribe: Handler<PC, 'describe'>;
+  /** Handles `track` events, beside the added listeners; null for none. */
   declare ontrack: Handler<PC, 'track'>;
+  /** Handles `datachannel` events, beside the added listeners; null for none. */
   declare ondatachannel: Handler<PC, 'datachannel'>;
+  /** Handles `connectionstatechange` events, beside the added listeners; null for none. */
   declare onconnectionstatechange: Handler<PC, 'connectionstatechange'>;
+  /** Handles `error` events, beside the added listeners; null for none. */
   declare onerror: Handler<PC, 'error'>;
 
   constructor() {
@@ -158,21 +263,25 @@ export class PoolEvents<PC extends PoolPeerConnection = RTCPeerConnection> exten
 
 // Typed listeners for the events above; the methods themselves are EventTarget's.
 export interface PoolEvents<PC extends PoolPeerConnection = RTCPeerConnection> {
+  /** Listens to one pool event, with its typed `detail`. */
   addEventListener<K extends PoolEventType>(
     type: K,
     listener: (event: CustomEvent<PoolEventDetails<PC>[K]>) => void,
     options?: boolean | AddEventListenerOptions,
   ): void;
+  /** Listens to an event of any other type, as `EventTarget` does (the pool dispatches none). */
   addEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void;
+  /** Removes a listener added for one pool event. */
   removeEventListener<K extends PoolEventType>(
     type: K,
     listener: (event: CustomEvent<PoolEventDetails<PC>[K]>) => void,
     options?: boolean | EventListenerOptions,
   ): void;
+  /** Removes a listener added for any other type. */
   removeEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,

@@ -15,14 +15,24 @@ export interface SignallingChannel {
   readonly messages: Observable<ServerMessage>;
   /** Frames that could not be parsed; the channel carries on. */
   readonly errors?: Observable<SignallingError>;
+  /** Sends one message to the server; may throw once the channel is closed (the pool reports `signalling-closed`). */
   send(message: ClientMessage): void;
+  /** Called when the pool ends, whichever way: the channel is the pool's to close. */
   close(): void;
   /** `offline` while the connection is lost and the session not yet resumed (the pool dispatches `reconnecting` / `reconnected`). */
   readonly state$?: Observable<'online' | 'offline'>;
   /** Why the channel ended by itself, read when `messages` completes. */
-  readonly closeReason?: { code: string; message: string } | undefined;
+  readonly closeReason?:
+    | {
+        /** A stable code, e.g. `resume-expired`. */
+        code: string;
+        /** What happened, for people. */
+        message: string;
+      }
+    | undefined;
 }
 
+/** How a {@link Pool} makes and watches its connections. */
 export interface PoolOptions<PC extends PoolPeerConnection = RTCPeerConnection, Config = RTCConfiguration> {
   /**
    * The `RTCPeerConnection` constructor; defaults to the global one (a
@@ -32,6 +42,7 @@ export interface PoolOptions<PC extends PoolPeerConnection = RTCPeerConnection, 
   RTCPeerConnection?: PeerConnectionConstructor<PC, Config>;
   /** An XState inspection observer given to the pool actor (and so to every negotiation child). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Areas `pool` and `negotiation`: connections at `info`, negotiation errors at `warn`, its states at `debug`. */
   logger?: Logger;
   /**
    * Restart ICE on a connection whose ICE state has stayed `disconnected`
@@ -118,7 +129,8 @@ export class Pool<PC extends PoolPeerConnection = RTCPeerConnection, Config = RT
         connection.addEventListener('datachannel', ({ detail }) => this.#dispatch({ type: 'datachannel', ...detail }));
         // While the connection is the pool's: its end is the pool's `close` event, not a state change.
         connection.addEventListener('connectionstatechange', ({ detail }) => {
-          if (this.#connections.get(peerId) === connection) this.#dispatch({ type: 'connectionstatechange', ...detail });
+          if (this.#connections.get(peerId) === connection)
+            this.#dispatch({ type: 'connectionstatechange', ...detail });
         });
         this.#connections.set(peerId, connection);
         return pc;

@@ -287,6 +287,7 @@ export function sameMedia(
 export interface MediaSectionSummary {
   /** `audio`, `video` or `application` (data channels). */
   kind: string;
+  /** The section's `a=mid`, which names its transceiver; null when the SDP has none. */
   mid: string | null;
   /** As the description's author wrote it: in a peer's description, `sendonly` means the peer sends. */
   direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';

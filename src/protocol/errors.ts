@@ -25,7 +25,9 @@ export type SignallingErrorCode =
  * if (!result.ok) logger.log('warn', 'signal', result.error.message, { code: result.error.code });
  */
 export class SignallingError extends RtcpoolError {
+  /** Always `SignallingError`, whatever a minifier does to the class's own name. */
   override readonly name = 'SignallingError';
+  /** What was wrong with the frame; a server sends it back as the `rtc:error` reason. */
   readonly code: SignallingErrorCode;
   /** The offending field as a path such as `data.description.sdp`, for `invalid-field`. */
   readonly field?: string;

@@ -23,6 +23,7 @@ export const LEGACY_SERVER_EVENTS = ['rtc:request_offers', 'rtc:offer', 'rtc:ans
  */
 export const JOIN_REFUSALS = ['pool-not-found', 'pool-refused', 'pool-full'] as const;
 
+/** One of {@link JOIN_REFUSALS}: why a server refused a join. */
 export type JoinRefusal = (typeof JOIN_REFUSALS)[number];
 
 /** Events a client sends (version 2 only). */
@@ -36,7 +37,9 @@ export const CLIENT_EVENTS = ['rtc:join', 'rtc:sdp', 'rtc:candidate', 'rtc:resum
  */
 export const RESUME_REFUSED = 'resume-refused';
 
+/** The version 2 name of a server event: one of {@link SERVER_EVENTS}. */
 export type ServerEventType = (typeof SERVER_EVENTS)[number];
+/** The name of a client event: one of {@link CLIENT_EVENTS}. */
 export type ClientEventType = (typeof CLIENT_EVENTS)[number];
 
 /**
@@ -46,9 +49,13 @@ export type ClientEventType = (typeof CLIENT_EVENTS)[number];
 export const PROTOCOL_LIMITS = {
   /** Default largest raw frame (a string or bytes) that is parsed at all. */
   maxFrameBytes: 64 * 1024,
+  /** An endpoint id (`client_id`, `peer`, `to`, ...). */
   maxIdLength: 128,
+  /** A pool name. */
   maxPoolLength: 256,
+  /** A description's SDP text: room for many media sections, far below what a frame may carry anyway. */
   maxSdpLength: 256 * 1024,
+  /** One candidate's `candidate` line. */
   maxCandidateLength: 4 * 1024,
   /** `sdpMid` and `usernameFragment` (RFC 8839 caps an ufrag at 256 characters). */
   maxIceFieldLength: 256,
@@ -68,15 +75,21 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
  * produces for an offer or an answer.
  */
 export interface SessionDescription {
+  /** Which half of the exchange; rollbacks never travel. */
   type: 'offer' | 'answer';
+  /** The SDP text. */
   sdp: string;
 }
 
 /** A trickled ICE candidate as it travels: what `RTCIceCandidate.toJSON()` produces. */
 export interface IceCandidate {
+  /** The `candidate:...` attribute line. */
   candidate: string;
+  /** The media section it belongs to, by mid. */
   sdpMid?: string | null;
+  /** The media section it belongs to, by index (when there is no mid). */
   sdpMLineIndex?: number | null;
+  /** The ICE ufrag it was gathered for: tells which session (before or after a restart) it belongs to. */
   usernameFragment?: string | null;
 }
 
@@ -126,44 +139,154 @@ export interface ResumedData {
 
 /** A message from the signalling server, normalized to version 2 names and fields. */
 export type ServerMessage =
-  | { type: 'rtc:joined'; data: JoinedData }
-  /** A peer joined after us; we are impolite toward it. */
-  | { type: 'rtc:peer'; data: { id: string } }
-  /** A description from peer `peer`. */
-  | { type: 'rtc:sdp'; data: { peer: string; description: SessionDescription } }
-  /** A trickled candidate from peer `from`; null marks the end of its candidates. */
-  | { type: 'rtc:candidate'; data: { from: string; candidate: IceCandidate | null } }
-  /** Peer `id` left the pool. */
-  | { type: 'rtc:close'; data: { id: string } }
-  /** The server force-closed the pool. */
-  | { type: 'rtc:stop'; data: Record<string, never> }
-  /** The back-end set peer `id`'s description. */
-  | { type: 'rtc:describe'; data: { id: string; description: JsonValue } }
-  /** The server rejected something this client sent. */
-  | { type: 'rtc:error'; data: { message: string; reason?: string } }
-  /** The session survived a lost connection and continues on this one. */
-  | { type: 'rtc:resumed'; data: ResumedData };
+  | {
+      /** This endpoint is in the pool. */
+      type: 'rtc:joined';
+      /** Its id, the peers already there, their descriptions. */
+      data: JoinedData;
+    }
+  | {
+      /** A peer joined after us; we are impolite toward it. */
+      type: 'rtc:peer';
+      /** The new peer. */
+      data: {
+        /** Its id. */
+        id: string;
+      };
+    }
+  | {
+      /** A description from peer `peer`. */
+      type: 'rtc:sdp';
+      /** Who sent what. */
+      data: {
+        /** The sending peer's id. */
+        peer: string;
+        /** Its offer or answer. */
+        description: SessionDescription;
+      };
+    }
+  | {
+      /** A trickled candidate from peer `from`. */
+      type: 'rtc:candidate';
+      /** Who sent what. */
+      data: {
+        /** The sending peer's id. */
+        from: string;
+        /** The candidate; null marks the end of its candidates. */
+        candidate: IceCandidate | null;
+      };
+    }
+  | {
+      /** Peer `id` left the pool. */
+      type: 'rtc:close';
+      /** Who left. */
+      data: {
+        /** The peer's id. */
+        id: string;
+      };
+    }
+  | {
+      /** The server force-closed the pool. */
+      type: 'rtc:stop';
+      /** Nothing. */
+      data: Record<string, never>;
+    }
+  | {
+      /** The back-end set peer `id`'s description. */
+      type: 'rtc:describe';
+      /** Whose, and what. */
+      data: {
+        /** The endpoint described: a peer, or this endpoint itself. */
+        id: string;
+        /** The new description, trusted: only the back-end sets them. */
+        description: JsonValue;
+      };
+    }
+  | {
+      /** The server rejected something this client sent. */
+      type: 'rtc:error';
+      /** Why. */
+      data: {
+        /** For people. */
+        message: string;
+        /** A stable code to branch on, e.g. `pool-full` (see {@link JOIN_REFUSALS}). */
+        reason?: string;
+      };
+    }
+  | {
+      /** The session survived a lost connection and continues on this one. */
+      type: 'rtc:resumed';
+      /** Where the server's count of this session's frames stands. */
+      data: ResumedData;
+    };
 
 /** A message from a client to the signalling server (version 2). */
 export type ClientMessage =
-  | { type: 'rtc:join'; data: { pool: string } }
-  | { type: 'rtc:sdp'; data: { to: string; description: SessionDescription } }
-  | { type: 'rtc:candidate'; data: { for: string; candidate: IceCandidate | null } }
-  /**
-   * Takes session `id` back after a lost connection, proving it with the
-   * `token` from `rtc:joined`; `received` counts the frames this client has
-   * received from the server since `rtc:joined` (`rtc:resumed` excepted).
-   */
-  | { type: 'rtc:resume'; data: { id: string; token: string; received: number } };
+  | {
+      /** Asks to join (or create, on a public server) a pool. */
+      type: 'rtc:join';
+      /** Which pool. */
+      data: {
+        /** The requested pool name; the server may map it to another. */
+        pool: string;
+      };
+    }
+  | {
+      /** Relays an offer or answer to one peer of the pool. */
+      type: 'rtc:sdp';
+      /** To whom, and what. */
+      data: {
+        /** The target peer's id. */
+        to: string;
+        /** The offer or answer. */
+        description: SessionDescription;
+      };
+    }
+  | {
+      /** Relays a trickled candidate to one peer of the pool. */
+      type: 'rtc:candidate';
+      /** To whom, and what. */
+      data: {
+        /** The target peer's id. */
+        for: string;
+        /** The candidate; null: this side has no more. */
+        candidate: IceCandidate | null;
+      };
+    }
+  | {
+      /** Takes a session back after a lost connection. */
+      type: 'rtc:resume';
+      /** Which session, the proof, and where the client's count stands. */
+      data: {
+        /** The session's endpoint id. */
+        id: string;
+        /** The `token` from `rtc:joined`. */
+        token: string;
+        /** Frames this client has received from the server since `rtc:joined` (`rtc:resumed` excepted). */
+        received: number;
+      };
+    };
 
 /** Either side's message, as it travels: `{ type, data }`. */
 export type ProtocolMessage = ServerMessage | ClientMessage;
 
 /** One server message by its type, e.g. `ServerMessageOf<'rtc:sdp'>`. */
-export type ServerMessageOf<T extends ServerEventType> = Extract<ServerMessage, { type: T }>;
+export type ServerMessageOf<T extends ServerEventType> = Extract<
+  ServerMessage,
+  {
+    /** The message type to pick. */
+    type: T;
+  }
+>;
 
 /** One client message by its type, e.g. `ClientMessageOf<'rtc:join'>`. */
-export type ClientMessageOf<T extends ClientEventType> = Extract<ClientMessage, { type: T }>;
+export type ClientMessageOf<T extends ClientEventType> = Extract<
+  ClientMessage,
+  {
+    /** The message type to pick. */
+    type: T;
+  }
+>;
 
 /**
  * Asks to join (or create, on a public server) a pool.

@@ -18,8 +18,21 @@ import {
 import { type ClientMessage, type JsonValue, PROTOCOL_LIMITS as limits, type ServerMessage } from './messages.js';
 
 /** A parser's verdict: a typed message, or the reason there is none. Parsers never throw. */
-export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: SignallingError };
+export type ParseResult<T> =
+  | {
+      /** Parsed: `message` is the typed message. */
+      ok: true;
+      /** The message, with only the fields the protocol defines. */
+      message: T;
+    }
+  | {
+      /** Refused: `error` says why. */
+      ok: false;
+      /** What was wrong, with a stable `code` (and the `field`, for `invalid-field`). */
+      error: SignallingError;
+    };
 
+/** How strictly a parser reads a raw frame. */
 export interface ParseOptions {
   /**
    * Largest raw frame, in UTF-8 bytes, that is parsed at all (default
@@ -222,7 +235,9 @@ function decode(raw: unknown, max: number): unknown {
 
 /** A raw frame's event name and data, read but not yet validated. */
 export interface DecodedFrame {
+  /** The event name, not yet checked against the protocol's. */
   type: string;
+  /** The event's data, not yet validated. */
   data: unknown;
 }
 
@@ -270,8 +285,8 @@ function settle<T>(read: () => T): ParseResult<T> {
  * object) into its event name and data, with the size rules every parser
  * applies, without validating the event: the one frame decoder of both the
  * client's transports and the server. A transport that hands events on
- * separately (socket.io) validates them with {@link parseServerEvent} or
- * {@link parseClientEvent}.
+ * separately (socket.io) validates them with {@link parseServerEvent} (or,
+ * on the server, `parseClientEvent`).
  *
  * @example
  * const frame = decodeFrame(event.data);

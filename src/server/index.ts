@@ -8,6 +8,8 @@
  * browser app's `npm install rtcpool` does not carry a server: this module
  * imports none of them at load time, and `createSignallingServer` loads each
  * only when what needs it is turned on.
+ *
+ * @module rtcpool/server
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,7 +26,8 @@ import { DEFAULTS, type MemberInfo, type SignallingServerOptions } from './optio
 import { SocketIoTransport } from './socketio.js';
 import { WebSocketTransport } from './websocket.js';
 
-export type { ServerEvent, ServerStats } from './events.js';
+export type { DisconnectWhy, ServerEvent, ServerStats } from './events.js';
+export { RESUME_REFUSED } from '../protocol/messages.js';
 export type {
   Authenticate,
   ConnectionInfo,
@@ -52,7 +55,9 @@ export type PeerPackage = 'ws' | 'socket.io' | 'ioredis';
  * }
  */
 export class MissingPeerDependencyError extends RtcpoolError {
+  /** Always `MissingPeerDependencyError`, whatever a minifier does to the class's own name. */
   override readonly name = 'MissingPeerDependencyError';
+  /** The one code of this error. */
   readonly code = 'missing-peer-dependency';
 
   constructor(
@@ -111,7 +116,9 @@ export interface SignallingServer<Identity = unknown> {
   close(): Promise<void>;
 }
 
+/** Options of {@link createSignallingServer} beside {@link SignallingServerOptions}. */
 export interface SignallingServerExtras {
+  /** Area `server`: start and close at `info`, failing hooks and Redis trouble at `warn` and `error`. */
   logger?: Logger;
 }
 

@@ -9,6 +9,7 @@ export interface ConnectionInfo<Identity> {
   identity: Identity | undefined;
   /** The HTTP request that opened the connection (the upgrade, or socket.io's handshake). */
   request: IncomingMessage;
+  /** Which transport it came over. */
   transport: 'websocket' | 'socket.io';
 }
 
@@ -31,6 +32,10 @@ export type ResolvePool<Identity> = (
   connection: ConnectionInfo<Identity>,
 ) => string | null | undefined | Promise<string | null | undefined>;
 
+/**
+ * How {@link createSignallingServer} listens, who may connect and join, and the limits it enforces. Every option
+ * has a default: `{}` is a public server on 127.0.0.1.
+ */
 export interface SignallingServerOptions<Identity = unknown> {
   /** Interface to listen on (default `127.0.0.1`). Ignored with `server`. */
   host?: string;
@@ -44,7 +49,9 @@ export interface SignallingServerOptions<Identity = unknown> {
   server?: Server;
   /** `public` (default): the first join creates a pool. `private`: only pools made with `createPool` can be joined. */
   pools?: 'public' | 'private';
+  /** Maps a requested pool name to the one joined, or refuses it (default: every name as is). */
   resolvePool?: ResolvePool<Identity>;
+  /** Decides whether a connection may open, and who it is (default: everyone, no identity). */
   authenticate?: Authenticate<Identity>;
   /**
    * Browser origins allowed to connect. Default: requests without an `Origin`
@@ -57,13 +64,23 @@ export interface SignallingServerOptions<Identity = unknown> {
   /** Largest inbound frame in bytes (default 64 KiB); larger closes the connection (1009). */
   maxMessageBytes?: number;
   /** Per-connection message rate: a token bucket (default 50/s, burst 200). */
-  rateLimit?: { perSecond: number; burst: number };
+  rateLimit?: {
+    /** Messages per second, sustained. */
+    perSecond: number;
+    /** Messages allowed at once above that (the bucket's size). */
+    burst: number;
+  };
   /**
    * Liveness: the server pings every `intervalMs` (default 10 s) and drops a
    * connection it has not heard from (pong or message) for `timeoutMs`
    * (default 20 s), so a dead one is gone within `timeoutMs + intervalMs`.
    */
-  heartbeat?: { intervalMs: number; timeoutMs: number };
+  heartbeat?: {
+    /** How often the server pings, in ms. */
+    intervalMs: number;
+    /** How long a connection may stay silent before it is dropped, in ms. */
+    timeoutMs: number;
+  };
   /** A connection that has not sent `rtc:join` after this long is closed (4008); default 30 s. */
   joinTimeoutMs?: number;
   /**
@@ -76,9 +93,20 @@ export interface SignallingServerOptions<Identity = unknown> {
    * client that closes on purpose leaves at once.
    */
   resumeWindowMs?: number;
-  /** Transports and their paths: raw WebSocket at `/ws` and socket.io at `/socket.io/` by default; `false` turns one off. */
-  websocket?: boolean | { path: string };
-  socketio?: boolean | { path: string };
+  /** The raw WebSocket transport: on by default at `/ws`; `false` turns it off. */
+  websocket?:
+    | boolean
+    | {
+        /** Where the raw WebSocket is upgraded (default `/ws`). */
+        path: string;
+      };
+  /** The socket.io transport: on by default at `/socket.io/`; `false` turns it off. */
+  socketio?:
+    | boolean
+    | {
+        /** socket.io's `path` option (default `/socket.io`). */
+        path: string;
+      };
   /** Milliseconds since some epoch; tests pass a fake. Default `performance.now`. */
   now?: () => number;
   /**
@@ -92,7 +120,9 @@ export interface SignallingServerOptions<Identity = unknown> {
 
 /** A member of a pool, as {@link SignallingServer.pool} reports it. */
 export interface MemberInfo {
+  /** The member's endpoint id. */
   id: string;
+  /** Its trusted description, as last set by `describe` (null when none). */
   description: JsonValue;
 }
 

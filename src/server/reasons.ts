@@ -49,4 +49,5 @@ export const CLOSE_CODES = {
   rateLimited: 4029,
 } as const;
 
+/** One of the {@link CLOSE_CODES} values: what a client may see as a closed socket's `code`. */
 export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];

@@ -19,6 +19,7 @@ const RTCPOOL_ERROR = Symbol.for('rtcpool.error');
  * }
  */
 export abstract class RtcpoolError extends Error {
+  /** Stable across versions, unlike `message`: branch on this. Each subclass narrows it to its own codes. */
   abstract readonly code: string;
 }
 

@@ -1,5 +1,6 @@
 /** Where a log line comes from. */
 export type LogArea = 'pool' | 'negotiation' | 'signal' | 'server';
+/** How much a log line matters, from per-message detail (`debug`) to a crash (`error`). */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /**
@@ -10,9 +11,11 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
  * createNegotiationActor({ pc, polite, send, logger: consoleLogger('info') });
  */
 export interface Logger {
+  /** Writes one line; `data` holds its fields (peer id, error code, ...) for structured logs. */
   log(level: LogLevel, area: LogArea, message: string, data?: Record<string, unknown>): void;
 }
 
+/** Drops every line: the default wherever a logger is optional. */
 export const silentLogger: Logger = { log: () => undefined };
 
 const rank: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };

@@ -14,6 +14,8 @@ import { RtcpoolError } from '../shared/errors.js';
  * }
  */
 export class SignallingClosedError extends RtcpoolError {
+  /** Always `SignallingClosedError`, whatever a minifier does to the class's own name. */
   override readonly name = 'SignallingClosedError';
+  /** The one code of this error, as a `PoolError` reporting it carries too. */
   readonly code = 'signalling-closed';
 }

@@ -4,87 +4,18 @@ import { type ClientMessage, RESUME_REFUSED, resumeMessage, type ServerMessage }
 import { parseServerEvent } from '../protocol/parse.js';
 import type { Logger } from '../shared/logger.js';
 import { SignallingClosedError } from './errors.js';
+import {
+  EVENT_NAMES,
+  type SignallingCloseReason,
+  type SignallingEventMap,
+  type SignallingOptions,
+  type SignallingState,
+} from './events.js';
 import { type SocketIoLike, SocketIoTransceiver } from './socketio.js';
 import type { ReceivedFrame, Transceiver, TransportEvent } from './transceiver.js';
 import { type WebSocketLike, WebSocketTransceiver, type WebSocketTransceiverOptions } from './websocket.js';
 
-type Data<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>['data'];
-
-/**
- * The events a {@link Signalling} dispatches on itself, by the names the
- * original rtcpool used, each a `CustomEvent` whose `detail` is the parsed
- * message's data (version 2 fields, whichever version the server spoke).
- */
-export interface SignallingEventMap {
-  /** `rtc:joined`: this endpoint is in the pool. */
-  join: CustomEvent<Data<'rtc:joined'>>;
-  /** `rtc:peer` (v1 `rtc:request_offers`): a peer joined after us. */
-  peer: CustomEvent<Data<'rtc:peer'>>;
-  /** The same as `peer`, under its version 1 name. */
-  request: CustomEvent<Data<'rtc:peer'>>;
-  /** `rtc:sdp` (v1 `rtc:offer`, `rtc:answer`): a description from a peer. */
-  sdp: CustomEvent<Data<'rtc:sdp'>>;
-  /** The same as `sdp`, when the description is an offer. */
-  offer: CustomEvent<Data<'rtc:sdp'>>;
-  /** The same as `sdp`, when the description is an answer. */
-  answer: CustomEvent<Data<'rtc:sdp'>>;
-  /** `rtc:candidate`: a trickled candidate (null: the peer's last). */
-  candidate: CustomEvent<Data<'rtc:candidate'>>;
-  /** `rtc:close`: a peer left. */
-  close: CustomEvent<Data<'rtc:close'>>;
-  /** `rtc:stop`: the server force-closed the pool. */
-  stop: CustomEvent<Data<'rtc:stop'>>;
-  /** `rtc:describe`: the back-end set a peer's description. */
-  describe: CustomEvent<Data<'rtc:describe'>>;
-  /** `rtc:error`: the server refused something this endpoint sent. */
-  servererror: CustomEvent<Data<'rtc:error'>>;
-  /** `rtc:resumed`: the session continues on a new connection after a lost one. */
-  resumed: CustomEvent<Data<'rtc:resumed'>>;
-  /** A frame or event from the server was refused here (malformed, unknown, invalid); the channel carries on. */
-  error: CustomEvent<SignallingError>;
-  /** The connection was lost; the session is kept and sends are queued until it resumes. */
-  offline: Event;
-  /** The session resumed on a new connection: what was queued has been sent. */
-  online: Event;
-}
-
-/** `online`, or `offline` between a lost connection and the resumed session (sends are queued meanwhile). */
-export type SignallingState = 'online' | 'offline';
-
-/**
- * Why a {@link Signalling} ended by itself (`closeReason`): the connection
- * closed and could not be resumed (`connection-lost`), the server refused the
- * resume (`resume-refused`), the resume window passed without a new
- * connection (`resume-expired`), or the server needs frames the bounded
- * outbox no longer holds (`outbox-overflow`).
- */
-export interface SignallingCloseReason {
-  code: 'connection-lost' | 'resume-refused' | 'resume-expired' | 'outbox-overflow';
-  message: string;
-}
-
-const names: Record<ServerMessage['type'], string[]> = {
-  'rtc:joined': ['join'],
-  'rtc:peer': ['peer', 'request'],
-  'rtc:sdp': ['sdp'],
-  'rtc:candidate': ['candidate'],
-  'rtc:close': ['close'],
-  'rtc:stop': ['stop'],
-  'rtc:describe': ['describe'],
-  'rtc:error': ['servererror'],
-  'rtc:resumed': ['resumed'],
-};
-
-export interface SignallingOptions {
-  /** Area `signal`: a warning per refused frame, one info line on close, each message at debug. */
-  logger?: Logger;
-  /**
-   * Frames sent since `rtc:joined` kept to send again after a lost connection
-   * (default 1000). Past it the oldest are forgotten; a resume that needs one
-   * of them ends the channel (`outbox-overflow`).
-   */
-  maxOutbox?: number;
-}
+export type { SignallingCloseReason, SignallingEventMap, SignallingOptions, SignallingState } from './events.js';
 
 /**
  * The client's signalling channel: what a pool reads server messages from
@@ -144,6 +75,7 @@ export class Signalling extends EventTarget {
    * const signalling = new Signalling.socket.io(io(url));
    */
   static readonly socket = {
+    /** The subclass over socket.io, so that `new Signalling.socket.io(socket)` reads as the original's. */
     io: class SocketIoSignalling extends Signalling {
       constructor(socket: SocketIoLike, options: SignallingOptions = {}) {
         super(new SocketIoTransceiver(socket), options);
@@ -151,6 +83,7 @@ export class Signalling extends EventTarget {
     },
   };
 
+  /** The transport it reads from and sends through; closed with the channel. */
   readonly transceiver: Transceiver;
   readonly #messages = new Subject<ServerMessage>();
   readonly #errors = new Subject<SignallingError>();
@@ -335,7 +268,7 @@ export class Signalling extends EventTarget {
   #deliver(message: ServerMessage): void {
     this.#logger?.log('debug', 'signal', `received ${message.type}`);
     this.#messages.next(message);
-    const dispatched = names[message.type];
+    const dispatched = EVENT_NAMES[message.type];
     for (const name of message.type === 'rtc:sdp' ? [...dispatched, message.data.description.type] : dispatched) {
       this.dispatchEvent(new CustomEvent(name, { detail: message.data }));
     }
@@ -361,21 +294,25 @@ export class Signalling extends EventTarget {
 
 // Typed listeners for the events above; the methods themselves are EventTarget's.
 export interface Signalling {
+  /** Listens to one event of {@link SignallingEventMap}, typed. */
   addEventListener<K extends keyof SignallingEventMap>(
     type: K,
     listener: (event: SignallingEventMap[K]) => void,
     options?: boolean | AddEventListenerOptions,
   ): void;
+  /** The untyped form, as `EventTarget` declares it. */
   addEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void;
+  /** Removes a listener added for one event of {@link SignallingEventMap}. */
   removeEventListener<K extends keyof SignallingEventMap>(
     type: K,
     listener: (event: SignallingEventMap[K]) => void,
     options?: boolean | EventListenerOptions,
   ): void;
+  /** The untyped form, as `EventTarget` declares it. */
   removeEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,

@@ -2,20 +2,38 @@ import { LEGACY_SERVER_EVENTS, SERVER_EVENTS } from '../protocol/messages.js';
 import { SignallingClosedError } from './errors.js';
 import { Transceiver } from './transceiver.js';
 
+/**
+ * A listener for one event: its one argument is the event's data.
+ *
+ * @inline
+ */
 type Listener = (data: unknown) => void;
+/**
+ * A listener for every event, with its name.
+ *
+ * @inline
+ */
 type AnyListener = (event: string, data: unknown) => void;
 
 /** What {@link SocketIoTransceiver} needs of a socket.io client socket (`io(url)` fits). */
 export interface SocketIoLike {
+  /** Sends one message: the event `type` with `data` as its one argument. */
   emit(event: string, data: unknown): unknown;
+  /** Listens to each server event by name, and to `connect` and `disconnect`. */
   on(event: string, listener: Listener): unknown;
+  /** Removes those listeners when the transceiver closes. */
   off(event: string, listener: Listener): unknown;
   /** Used when present, to report events the protocol does not know. */
   onAny?(listener: AnyListener): unknown;
+  /** Removes the `onAny` listener when the transceiver closes. */
   offAny?(listener: AnyListener): unknown;
+  /** Called when the transceiver closes. */
   disconnect(): unknown;
   /** The socket's Manager (`socket.io`), when present: whether it reconnects after a lost connection. */
-  readonly io?: { reconnection(): boolean };
+  readonly io?: {
+    /** False when the Manager was made with `reconnection: false`: a lost connection is then the end. */
+    reconnection(): boolean;
+  };
   /** What socket.io keeps to emit once it reconnects, when present: emptied on `offline` (see the class). */
   sendBuffer?: unknown[];
 }

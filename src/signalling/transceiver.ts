@@ -10,7 +10,14 @@ import { SignallingClosedError } from './errors.js';
 export type TransportEvent = 'open' | 'offline' | 'online' | 'closed';
 
 /** What a transport received: one server event (not yet validated), or why a frame could not even be read. */
-export type ReceivedFrame = { type: string; data: unknown } | SignallingError;
+export type ReceivedFrame =
+  | {
+      /** The event name, as the transport delivered it. */
+      type: string;
+      /** The event's data, not yet validated. */
+      data: unknown;
+    }
+  | SignallingError;
 
 /**
  * Event names that belong to the transport (its own states, and `error` for

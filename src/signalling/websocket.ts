@@ -11,10 +11,13 @@ import { Transceiver } from './transceiver.js';
 export interface WebSocketLike {
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
+  /** Sends one JSON text frame; called only while open (frames sent earlier wait in order). */
   send(data: string): void;
+  /** Closes the socket, with 1000 when the transceiver is closed. */
   close(code?: number): void;
   /** A `close` listener reads the event's `code` when there is one (CloseEvent). */
   addEventListener(type: 'open' | 'close' | 'error', listener: () => void): void;
+  /** Each frame received, read by the protocol's frame decoder. */
   addEventListener(type: 'message', listener: (event: { readonly data: unknown }) => void): void;
 }
 
@@ -34,6 +37,7 @@ export interface ReconnectOptions {
   maxAttempts?: number;
 }
 
+/** How a {@link WebSocketTransceiver} reads frames and, made from a factory or a URL, reconnects. */
 export interface WebSocketTransceiverOptions {
   /** Largest frame accepted, in UTF-8 bytes (default 64 KiB, as the server's); a larger one is an `error` event. */
   maxFrameBytes?: number;
