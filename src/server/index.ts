@@ -26,8 +26,8 @@ import { DEFAULTS, type MemberInfo, type SignallingServerOptions } from './optio
 import { SocketIoTransport } from './socketio.js';
 import { WebSocketTransport } from './websocket.js';
 
-export type { DisconnectWhy, ServerEvent, ServerStats } from './events.js';
 export { RESUME_REFUSED } from '../protocol/messages.js';
+export type { DisconnectWhy, ServerEvent, ServerStats } from './events.js';
 export type {
   Authenticate,
   ConnectionInfo,
