@@ -83,6 +83,7 @@ export {
   type DecodedFrame,
   decodeFrame,
   encodeFrame,
+  type IceServer,
   JOIN_REFUSALS,
   type JoinedData,
   type JoinRefusal,

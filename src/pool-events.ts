@@ -30,7 +30,14 @@ export type PoolErrorCode =
   /** The signalling channel ended by itself and could not resume: the pool has ended. */
   | 'signalling-lost'
   /** The pool ended before the join completed. */
-  | 'closed';
+  | 'closed'
+  /**
+   * A connection's TURN (or STUN) server cannot be used: it answered an
+   * error (401: a wrong or expired credential), or no relay candidate came
+   * from it in time (unreachable). The message names the connection's peer,
+   * the URL and the code; the event's `connection` is that connection.
+   */
+  | 'ice-server-error';
 
 /**
  * Why the pool refused or lost something. `join()` rejects with one; `error`

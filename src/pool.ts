@@ -5,6 +5,7 @@ import { ManagedConnection } from './managed-connection.js';
 import type { PeerConnectionConstructor, PoolPeerConnection } from './platform.js';
 import { createPoolActor, type PoolActor } from './pool-actor.js';
 import { PoolError, type PoolEventData, PoolEvents } from './pool-events.js';
+import { type ConfigurablePeerConnection, PoolIceServers, watchIceServers } from './pool-ice.js';
 import type { SignallingError } from './protocol/errors.js';
 import type { ClientMessage, ServerMessage } from './protocol/messages.js';
 import type { Logger } from './shared/logger.js';
@@ -49,7 +50,18 @@ export interface PoolOptions<PC extends PoolPeerConnection = RTCPeerConnection, 
    * this long (ms), without waiting for `failed`. Off by default.
    */
   iceDisconnectedRestartMs?: number;
+  /**
+   * How long a connection's ICE gathering may go without a relay candidate
+   * while it has TURN servers (its own or the signalling server's) before
+   * the pool reports an `ice-server-error` naming it (default 10000 ms; 0:
+   * only when the gathering ends). A TURN server that answers with an error
+   * (401: a wrong or expired credential) is reported at once.
+   */
+  turnTimeoutMs?: number;
 }
+
+/** Default of {@link PoolOptions.turnTimeoutMs}. */
+const TURN_TIMEOUT_MS = 10_000;
 
 /**
  * A pool of WebRTC connections: joins a named pool through a signalling
@@ -73,6 +85,8 @@ export class Pool<PC extends PoolPeerConnection = RTCPeerConnection, Config = RT
   readonly #events$ = new Subject<PoolEventData<PC>>();
   readonly #actor: PoolActor;
   readonly #connections = new Map<string, ManagedConnection<PC>>();
+  /** Per peer: stops watching its connection's ICE servers. */
+  readonly #unwatch = new Map<string, () => void>();
 
   constructor(rtcConfiguration: NoInfer<Config>, signalling: SignallingChannel, options: PoolOptions<PC, Config> = {}) {
     const PeerConnection =
@@ -82,9 +96,24 @@ export class Pool<PC extends PoolPeerConnection = RTCPeerConnection, Config = RT
         | PeerConnectionConstructor<PC, Config>
         | undefined);
     if (!PeerConnection) throw new TypeError('no RTCPeerConnection here: pass options.RTCPeerConnection');
+    // The application's configuration, with the ICE servers the signalling server hands out after its own.
+    const ice = new PoolIceServers(rtcConfiguration);
+    const iceServerError = (peerId: string, message: string) => {
+      options.logger?.log('warn', 'pool', message);
+      const error = new PoolError('ice-server-error', message);
+      this.#dispatch({ type: 'error', error, connection: this.#connections.get(peerId) ?? null });
+    };
     // What the channel reports besides messages: refused frames and its own state. Watched while the pool lives.
     const messages = new Observable<ServerMessage>((subscriber) => {
-      const forwarding = signalling.messages.subscribe(subscriber);
+      const forwarding = signalling.messages.subscribe({
+        next: (message) => {
+          // Before the machine sees it: connections made for this rtc:joined use the servers it brings.
+          if (ice.receive(message) && message.type === 'rtc:resumed') this.#refreshIceServers(ice, options);
+          subscriber.next(message);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
       const errors = signalling.errors?.subscribe((error) =>
         this.#dispatch({ type: 'error', error, connection: null }),
       );
@@ -114,7 +143,7 @@ export class Pool<PC extends PoolPeerConnection = RTCPeerConnection, Config = RT
       },
       closeSignalling: () => signalling.close(),
       createPeerConnection: (peerId) => {
-        const pc = new PeerConnection(rtcConfiguration);
+        const { pc, refused } = ice.create(PeerConnection);
         const connection = new ManagedConnection<PC>(
           peerId,
           pc,
@@ -133,6 +162,22 @@ export class Pool<PC extends PoolPeerConnection = RTCPeerConnection, Config = RT
             this.#dispatch({ type: 'connectionstatechange', ...detail });
         });
         this.#connections.set(peerId, connection);
+        const watched = pc as unknown as ConfigurablePeerConnection;
+        this.#unwatch.get(peerId)?.();
+        this.#unwatch.set(
+          peerId,
+          watchIceServers(watched, {
+            peerId,
+            timeoutMs: options.turnTimeoutMs ?? TURN_TIMEOUT_MS,
+            turnUrls: () => ice.turnUrlsOf(watched),
+            report: (message) => iceServerError(peerId, message),
+          }),
+        );
+        // After the `peer` event that announces the connection.
+        if (refused !== undefined)
+          queueMicrotask(() =>
+            iceServerError(peerId, `connection to ${peerId}: the server's ICE servers were refused (${refused})`),
+          );
         return pc;
       },
       ...(options.logger ? { logger: options.logger } : {}),
@@ -152,6 +197,8 @@ export class Pool<PC extends PoolPeerConnection = RTCPeerConnection, Config = RT
       const connection = this.#connections.get(id);
       if (!connection) return;
       this.#connections.delete(id);
+      this.#unwatch.get(id)?.();
+      this.#unwatch.delete(id);
       connection.dispose();
       this.#dispatch({ type: 'close', connection });
     });
@@ -173,6 +220,8 @@ export class Pool<PC extends PoolPeerConnection = RTCPeerConnection, Config = RT
       complete: () => {
         const connections = [...this.#connections.values()];
         this.#connections.clear();
+        for (const unwatch of this.#unwatch.values()) unwatch();
+        this.#unwatch.clear();
         for (const connection of connections) connection.dispose();
         this.#events$.complete();
       },
@@ -270,6 +319,21 @@ export class Pool<PC extends PoolPeerConnection = RTCPeerConnection, Config = RT
   /** Closes every connection and the signalling channel, then dispatches `close` with `detail: null`. */
   close(): void {
     if (this.#actor.getSnapshot().status === 'active') this.#actor.send({ type: 'app.close' });
+  }
+
+  /**
+   * A resume brought new ICE servers (fresh TURN credentials): connections
+   * made from now on use them, and each existing one gets them for its next
+   * ICE restart where the stack has `setConfiguration`.
+   */
+  #refreshIceServers(ice: PoolIceServers<Config>, options: PoolOptions<PC, Config>): void {
+    for (const connection of this.#connections.values()) {
+      try {
+        ice.update(connection.peerConnection as unknown as ConfigurablePeerConnection);
+      } catch (error) {
+        options.logger?.log('warn', 'pool', `connection to ${connection.id}: new ICE servers not applied: ${error}`);
+      }
+    }
   }
 
   #announce(peerId: string): void {

@@ -2,7 +2,7 @@
 /** The `rtcpool` command. */
 import { sep } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MissingPeerDependencyError } from '../server/index.js';
+import { DEFAULT_TURN_TTL_SECONDS, type IceServersOptions, MissingPeerDependencyError } from '../server/index.js';
 import { packageRoot, packageVersion } from './package.js';
 import { serve } from './serve.js';
 
@@ -26,6 +26,12 @@ Options:
   --redis <url>          share pools with other processes through Redis (redis://host:port; needs ioredis)
   --allowed-origin <o>   a browser origin allowed to connect (repeatable; default same-origin)
   --admin-token <token>  enable the admin API (/admin/...) for this bearer token
+  --stun <url>           a STUN server handed to every endpoint (stun:host[:port]; repeatable)
+  --turn <url>           a TURN server handed to every endpoint with credentials minted for it
+                         (turn:host[:port][?transport=udp|tcp]; repeatable); the secret shared with
+                         the TURN server comes from $RTCPOOL_TURN_SECRET
+  --turn-secret <s>      the TURN secret, in place of $RTCPOOL_TURN_SECRET (visible in ps: prefer the variable)
+  --turn-ttl <seconds>   how long each minted TURN credential is valid (default 86400: a day)
   --quiet                print only the URLs
   -v, --version          print the version
   -h, --help             this text
@@ -62,6 +68,10 @@ async function main(argv: string[]): Promise<void> {
       redis: { type: 'string' },
       'allowed-origin': { type: 'string', multiple: true, default: [] },
       'admin-token': { type: 'string' },
+      stun: { type: 'string', multiple: true, default: [] },
+      turn: { type: 'string', multiple: true, default: [] },
+      'turn-secret': { type: 'string' },
+      'turn-ttl': { type: 'string' },
       quiet: { type: 'boolean', default: false },
       version: { type: 'boolean', short: 'v', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -87,6 +97,7 @@ async function main(argv: string[]): Promise<void> {
   const resumeWindowMs = values['resume-window'] === undefined ? undefined : Number(values['resume-window']);
   if (resumeWindowMs !== undefined && !(Number.isInteger(resumeWindowMs) && resumeWindowMs >= 0))
     throw new Error('--resume-window: milliseconds, a non-negative integer');
+  const ice = iceServersOf(values);
   const demo = !values['no-demo'];
   const socketio = !values['no-socketio'];
   const log = values.quiet ? () => undefined : (line: string) => process.stdout.write(`${line}\n`);
@@ -107,6 +118,7 @@ async function main(argv: string[]): Promise<void> {
       ...(resumeWindowMs === undefined ? {} : { resumeWindowMs }),
       ...(values.redis === undefined ? {} : { redis: values.redis }),
       ...(values['admin-token'] === undefined ? {} : { adminToken: values['admin-token'] }),
+      ...(ice.options === undefined ? {} : { iceServers: ice.options }),
     });
   } catch (error) {
     // The optional packages this run needs, for the message when one is missing.
@@ -121,12 +133,63 @@ async function main(argv: string[]): Promise<void> {
     socketio ? `rtcpool socket.io: ${origin}/socket.io/` : undefined,
     `rtcpool health: ${origin}/healthz`,
     values['admin-token'] === undefined ? undefined : `rtcpool admin: ${origin}/admin/`,
+    ...ice.lines,
   ];
   process.stdout.write(lines.flatMap((line) => (line === undefined ? [] : [`${line}\n`])).join(''));
   const stop = () => void started.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }
+
+/**
+ * The `iceServers` option from --stun, --turn, the secret (--turn-secret, else
+ * RTCPOOL_TURN_SECRET) and --turn-ttl, and the lines that say so at start:
+ * the URLs, the TTL and where the secret came from, never the secret. The
+ * URLs themselves are checked by the server, whose TypeError names the flag
+ * (see {@link startFailure}).
+ */
+function iceServersOf(values: {
+  stun: string[];
+  turn: string[];
+  'turn-secret'?: string | undefined;
+  'turn-ttl'?: string | undefined;
+}): { options?: IceServersOptions; lines: string[] } {
+  const { stun, turn } = values;
+  const given = values['turn-secret'];
+  const fromEnvironment = process.env.RTCPOOL_TURN_SECRET;
+  const secret = given ?? (fromEnvironment === '' ? undefined : fromEnvironment);
+  const ttlText = values['turn-ttl'];
+  if (turn.length === 0 && (given !== undefined || ttlText !== undefined))
+    throw new Error(`${given === undefined ? '--turn-ttl' : '--turn-secret'} needs --turn <url>`);
+  if (turn.length > 0 && secret === undefined)
+    throw new Error('--turn needs the secret shared with the TURN server: set RTCPOOL_TURN_SECRET (or --turn-secret)');
+  const ttlSeconds = ttlText === undefined ? undefined : Number(ttlText);
+  if (ttlSeconds !== undefined && !(ttlText?.trim() !== '' && Number.isSafeInteger(ttlSeconds) && ttlSeconds > 0))
+    throw new Error('--turn-ttl: seconds, a positive integer');
+  if (given !== undefined)
+    process.stderr.write(
+      'rtcpool: --turn-secret shows in ps to every user of this machine; prefer RTCPOOL_TURN_SECRET\n',
+    );
+  const lines = stun.map((url) => `rtcpool stun: ${url}`);
+  const ttl = ttlSeconds ?? DEFAULT_TURN_TTL_SECONDS;
+  const from = given === undefined ? 'RTCPOOL_TURN_SECRET' : '--turn-secret';
+  for (const url of turn) lines.push(`rtcpool turn: ${url} (credentials valid ${ttl} s, secret from ${from})`);
+  if (stun.length === 0 && turn.length === 0) return { lines };
+  const options: IceServersOptions = {};
+  if (stun.length > 0) options.stun = stun;
+  if (turn.length > 0 && secret !== undefined) {
+    options.turn = { urls: turn, secret, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) };
+  }
+  return { options, lines };
+}
+
+/** The server's names for the ICE options, as the command's flags. */
+const ICE_FLAGS: Array<[RegExp, string]> = [
+  [/^iceServers\.stun(\[\d+\])?/, '--stun'],
+  [/^iceServers\.turn\.urls(\[\d+\])?/, '--turn'],
+  [/^iceServers\.turn\.secret/, 'the TURN secret (RTCPOOL_TURN_SECRET or --turn-secret)'],
+  [/^iceServers\.turn\.ttlSeconds/, '--turn-ttl'],
+];
 
 /** Node's error for a `listen` that failed. */
 interface ListenError extends Error {
@@ -150,6 +213,10 @@ function startFailure(error: unknown, at: { host: string; port: number; from: st
       return new Error(`${needs}: npx ${packages} rtcpool serve ...`);
     }
     return new Error(`${needs}: npm install ${error.packageName}${instead}`);
+  }
+  if (error instanceof TypeError && error.message.startsWith('iceServers.')) {
+    const text = ICE_FLAGS.reduce((text, [option, flag]) => text.replace(option, flag), error.message);
+    return new Error(text);
   }
   const code = (error as ListenError | undefined)?.code;
   const address = `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`;

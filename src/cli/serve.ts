@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { createSignallingServer, type SignallingServer } from '../server/index.js';
+import { createSignallingServer, type IceServersOptions, type SignallingServer } from '../server/index.js';
 import { type AdminHandler, createAdminHandler } from './admin.js';
 import { packageRoot as root } from './package.js';
 
@@ -76,6 +76,8 @@ export interface ServeOptions {
   redis?: string;
   allowedOrigins?: string[];
   adminToken?: string;
+  /** STUN and TURN servers handed to every endpoint (TURN with credentials minted for it). */
+  iceServers?: IceServersOptions;
   log: (line: string) => void;
   /** Unexpected failures (a request answered 500), with their stacks. Default: `log`. */
   logError?: (line: string) => void;
@@ -119,6 +121,7 @@ export async function serve(
     ...(options.resumeWindowMs === undefined ? {} : { resumeWindowMs: options.resumeWindowMs }),
     ...(options.redis === undefined ? {} : { redis: options.redis }),
     ...(options.allowedOrigins?.length ? { allowedOrigins: options.allowedOrigins } : {}),
+    ...(options.iceServers === undefined ? {} : { iceServers: options.iceServers }),
     // Not authentication: the demo lets a page pick its display name, and the server (not the page) describes it.
     authenticate: (request) => ({ name: demoName(request) }),
   });

@@ -5,6 +5,7 @@
  * no Node APIs, no dependencies.
  */
 export { SignallingError, type SignallingErrorCode } from './errors.js';
+export { isIceServerUrl, isTurnUrl } from './ice-servers.js';
 export {
   CLIENT_EVENTS,
   type ClientEventType,
@@ -13,6 +14,7 @@ export {
   candidateMessage,
   encodeFrame,
   type IceCandidate,
+  type IceServer,
   JOIN_REFUSALS,
   type JoinedData,
   type JoinRefusal,

@@ -65,6 +65,14 @@ export const PROTOCOL_LIMITS = {
   maxDescriptionDepth: 32,
   /** Values (every array, object, string, ...) in all the JSON descriptions of one frame. */
   maxDescriptionValues: 10_000,
+  /** Entries of `ice_servers` (`rtc:joined`, `rtc:resumed`). */
+  maxIceServers: 8,
+  /** URLs of one ICE server entry. */
+  maxIceServerUrls: 8,
+  /** One ICE server URL. */
+  maxIceServerUrlLength: 256,
+  /** An ICE server's `username` or `credential`. */
+  maxIceCredentialLength: 256,
 } as const;
 
 /** What `JSON.parse` can produce. */
@@ -114,6 +122,27 @@ export interface JoinedData {
    * connection is lost. Absent from version 1 servers and with resumption off.
    */
   resume?: ResumeGrant;
+  /**
+   * The ICE servers the server hands this endpoint (STUN, and TURN with
+   * credentials minted for it), to use beside the application's own. Absent
+   * when the server has none to give (and from version 1 servers).
+   */
+  ice_servers?: IceServer[];
+}
+
+/**
+ * One ICE server as `rtc:joined` and `rtc:resumed` carry it: what an
+ * `RTCIceServer` takes. The parser accepts only `stun:`, `stuns:`, `turn:`
+ * and `turns:` URLs, and a `turn:` or `turns:` URL only with a username and
+ * a credential (a browser's `RTCPeerConnection` throws without them).
+ */
+export interface IceServer {
+  /** One URL or several, e.g. `turn:turn.example.org:3478?transport=udp`. */
+  urls: string | string[];
+  /** The TURN username; with TURN REST credentials `<unix expiry>:<endpoint id>`. */
+  username?: string;
+  /** The TURN password; with TURN REST credentials the base64 HMAC-SHA1 of the username. */
+  credential?: string;
 }
 
 /** What a server grants in `rtc:joined` for resuming the session. */
@@ -135,6 +164,11 @@ export interface ResumedData {
    * event, whatever it sent after the client's `received`.
    */
   received: number;
+  /**
+   * The ICE servers to use from now on (TURN credentials minted afresh for
+   * the resumed session), as in `rtc:joined`. Absent when the server has none.
+   */
+  ice_servers?: IceServer[];
 }
 
 /** A message from the signalling server, normalized to version 2 names and fields. */

@@ -15,6 +15,7 @@ import {
   sessionDescription,
   string,
 } from './fields.js';
+import { iceServers } from './ice-servers.js';
 import { type ClientMessage, type JsonValue, PROTOCOL_LIMITS as limits, type ServerMessage } from './messages.js';
 
 /** A parser's verdict: a typed message, or the reason there is none. Parsers never throw. */
@@ -111,6 +112,21 @@ function joined(data: Fields): ServerMessage {
       window_ms: count(own(resume, 'window_ms'), 'data.resume.window_ms'),
     };
   }
+  const servers = own(data, 'ice_servers');
+  if (servers != null) message.data.ice_servers = iceServers(servers, 'data.ice_servers');
+  return message;
+}
+
+function resumed(data: Fields): ServerMessage {
+  const message: ServerMessage = {
+    type: 'rtc:resumed',
+    data: {
+      client_id: id(own(data, 'client_id'), 'data.client_id'),
+      received: count(own(data, 'received'), 'data.received'),
+    },
+  };
+  const servers = own(data, 'ice_servers');
+  if (servers != null) message.data.ice_servers = iceServers(servers, 'data.ice_servers');
   return message;
 }
 
@@ -152,13 +168,7 @@ const serverEvents: EventParsers<ServerMessage> = {
     },
   }),
   'rtc:error': error,
-  'rtc:resumed': (data) => ({
-    type: 'rtc:resumed',
-    data: {
-      client_id: id(own(data, 'client_id'), 'data.client_id'),
-      received: count(own(data, 'received'), 'data.received'),
-    },
-  }),
+  'rtc:resumed': resumed,
 };
 
 /** Client events that are named in the protocol but refused outright, with why. */

@@ -294,7 +294,7 @@ export class Hub {
       else this.reject(endpoint, 'pool-refused', `pool "${poolId}" is unavailable now`);
       return;
     }
-    const session = startSession(endpoint, id, poolId, outcome, this.options.resumeWindowMs);
+    const session = startSession(endpoint, id, poolId, outcome, this.options);
     this.views.admit(view, session);
     this.sessions.set(id, session);
     this.totals.joins += 1;
@@ -324,7 +324,7 @@ export class Hub {
       previous.session = null;
       this.disconnect(previous, MOVED);
     }
-    takeOver(session, endpoint, replay);
+    takeOver(session, endpoint, replay, this.options.iceServers);
     this.totals.resumes += 1;
     this.events.next({ type: 'resume', clientId: session.id, pool: session.pool });
   }

@@ -21,6 +21,7 @@ import { type Logger, silentLogger } from '../shared/logger.js';
 import type { ServerEvent, ServerStats } from './events.js';
 import { CLOSE_GRACE_MS } from './grace.js';
 import { Hub } from './hub.js';
+import { describeIceServers, iceServerMinter } from './ice-servers.js';
 import { HEARTBEAT_SLICES } from './liveness.js';
 import { DEFAULTS, type MemberInfo, type SignallingServerOptions } from './options.js';
 import { SocketIoTransport } from './socketio.js';
@@ -28,6 +29,7 @@ import { WebSocketTransport } from './websocket.js';
 
 export { RESUME_REFUSED } from '../protocol/messages.js';
 export type { DisconnectWhy, ServerEvent, ServerStats } from './events.js';
+export { DEFAULT_TURN_TTL_SECONDS, type IceServersOptions, type TurnOptions } from './ice-servers.js';
 export type {
   Authenticate,
   ConnectionInfo,
@@ -142,6 +144,8 @@ export async function createSignallingServer<Identity = unknown>(
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
   const wsPath = pathOf(options.websocket, DEFAULTS.websocketPath);
   const ioPath = pathOf(options.socketio, DEFAULTS.socketioPath);
+  // Checked first: a bad URL or an empty secret fails the start before anything is loaded or listens.
+  const iceServers = iceServerMinter(options.iceServers);
   // The optional packages, each only when what needs it is on, and all before anything starts: a missing one
   // fails the start with nothing (a Redis connection, a listener on the caller's server) to undo. One at a time,
   // so that the error names the same package every run.
@@ -177,6 +181,7 @@ export async function createSignallingServer<Identity = unknown>(
     now: options.now ?? (() => performance.now()),
     logger,
     ...(backplane ? { backplane } : {}),
+    ...(iceServers ? { iceServers } : {}),
   });
   evict = (members) => hub.evicted(members.map(({ id }) => id));
   const owned = options.server === undefined;
@@ -218,7 +223,12 @@ export async function createSignallingServer<Identity = unknown>(
     if (!bound || typeof bound === 'string') throw new Error('the HTTP server is not listening on a TCP port');
     return bound;
   };
-  logger.log('info', 'server', 'signalling server started', { websocket: wsPath, socketio: ioPath });
+  logger.log('info', 'server', 'signalling server started', {
+    websocket: wsPath,
+    socketio: ioPath,
+    // URLs and the TTL only: the TURN secret is never logged.
+    ...(iceServers ? { iceServers: describeIceServers(options.iceServers) } : {}),
+  });
 
   let closing: Promise<void> | undefined;
   return {

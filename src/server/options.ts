@@ -2,6 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { JsonValue } from '../protocol/index.js';
 import type { Logger } from '../shared/logger.js';
 import type { Backplane } from './backplane/types.js';
+import type { IceServerMinter, IceServersOptions } from './ice-servers.js';
 
 /** What the `resolvePool` and `authenticate` hooks see about a connection. */
 export interface ConnectionInfo<Identity> {
@@ -116,6 +117,16 @@ export interface SignallingServerOptions<Identity = unknown> {
    * pools live in this process's memory.
    */
   redis?: string;
+  /**
+   * The ICE servers to hand every endpoint in `rtc:joined` (and again in
+   * `rtc:resumed`): STUN URLs as they are, TURN URLs with credentials minted
+   * per endpoint from the secret shared with the TURN server (TURN REST:
+   * username `<unix expiry>:<endpoint id>`, credential the base64
+   * HMAC-SHA1 of it; valid `ttlSeconds`, default a day). Clients add them
+   * after their own. A bad URL, an empty secret or a bad TTL fails the start
+   * with a TypeError. Default: none (the field is not sent).
+   */
+  iceServers?: IceServersOptions;
 }
 
 /** A member of a pool, as {@link SignallingServer.pool} reports it. */
@@ -153,4 +164,6 @@ export interface HubOptions {
   logger: Logger;
   /** Where pools live (default: this process's memory). */
   backplane?: Backplane;
+  /** Mints each endpoint's `ice_servers` for `rtc:joined` and `rtc:resumed`; none sent without it. */
+  iceServers?: IceServerMinter;
 }

@@ -15,6 +15,7 @@ import type { IncomingMessage } from 'node:http';
 import type { JsonValue } from '../protocol/index.js';
 import type { MemberRecord } from './backplane/types.js';
 import type { DisconnectWhy } from './events.js';
+import type { IceServerMinter } from './ice-servers.js';
 import type { ConnectionInfo } from './options.js';
 import type { TokenBucket } from './rate.js';
 import type { CloseCode } from './reasons.js';
@@ -147,15 +148,19 @@ export class Endpoint {
 /**
  * Starts the session of a member the backplane has admitted (`snapshot`: the
  * pool as it was before) on `endpoint`, and tells the client: `rtc:joined`,
- * with a token to resume it by when sessions outlive connections (`windowMs`).
+ * with a token to resume it by when sessions outlive connections
+ * (`resumeWindowMs`), and its ICE servers when the server hands some out.
+ * `rtc:joined` is never held for a resume: the credentials in it live on
+ * the wire only.
  */
 export function startSession(
   endpoint: Endpoint,
   id: string,
   pool: string,
   snapshot: { seq: number; members: MemberRecord[] },
-  windowMs: number,
+  options: { resumeWindowMs: number; iceServers?: IceServerMinter | undefined },
 ): Session {
+  const windowMs = options.resumeWindowMs;
   const token = windowMs > 0 ? randomBytes(24).toString('base64url') : '';
   const session = new Session(id, pool, token, snapshot.seq, endpoint);
   const descriptions: Record<string, JsonValue> = {};
@@ -170,6 +175,7 @@ export function startSession(
     pool,
   };
   if (windowMs > 0) joined.resume = { token, window_ms: windowMs };
+  if (options.iceServers) joined.ice_servers = options.iceServers(id);
   endpoint.link.send('rtc:joined', joined);
   endpoint.request = undefined;
   endpoint.session = session;
@@ -231,16 +237,19 @@ export function replayFrom(session: Session, received: number): Replay | undefin
 
 /**
  * Moves a session (detached, or taken from its previous connection by the
- * caller) onto `endpoint`: `rtc:resumed`, then the frames the client missed.
+ * caller) onto `endpoint`: `rtc:resumed` (with ICE servers minted afresh,
+ * when the server hands some out), then the frames the client missed.
  */
-export function takeOver(session: Session, endpoint: Endpoint, replay: Replay): void {
+export function takeOver(session: Session, endpoint: Endpoint, replay: Replay, iceServers?: IceServerMinter): void {
   clearTimeout(session.expiry);
   session.expiry = undefined;
   session.endpoint = endpoint;
   endpoint.session = session;
   endpoint.state = 'joined';
   endpoint.request = undefined;
-  endpoint.link.send('rtc:resumed', { client_id: session.id, received: session.received });
+  const resumed: Record<string, unknown> = { client_id: session.id, received: session.received };
+  if (iceServers) resumed.ice_servers = iceServers(session.id);
+  endpoint.link.send('rtc:resumed', resumed);
   const { frames } = replay;
   for (let i = replay.from; i < frames.length; i++) {
     const frame = frames[i];

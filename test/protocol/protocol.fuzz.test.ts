@@ -14,6 +14,7 @@ import { describe, expect, test } from 'vitest';
 import {
   type ClientMessage,
   encodeFrame,
+  type IceServer,
   type JoinedData,
   type JsonValue,
   type ParseOptions,
@@ -88,14 +89,37 @@ function isCandidate(value: unknown): boolean {
   );
 }
 
+/** An ICE server URL as docs/protocol.md states it (RFC 7064, 7065: transport on TURN URLs only). */
+function isIceUrl(value: unknown): value is string {
+  if (!isText(value, 1, 256)) return false;
+  const parts = /^(stuns?|turns?):(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?(\?transport=(udp|tcp))?$/.exec(value);
+  if (!parts) return false;
+  const port = parts[3] === undefined ? 1 : Number(parts[3].slice(1));
+  return port >= 1 && port <= 65535 && (parts[4] === undefined || parts[1]?.startsWith('turn') === true);
+}
+
+function isIceServers(value: unknown): boolean {
+  if (value === undefined) return true;
+  if (!Array.isArray(value) || value.length > 8) return false;
+  return value.every((server) => {
+    if (!hasKeys(server, ['urls'], ['username', 'credential'])) return false;
+    const urls = typeof server.urls === 'string' ? [server.urls] : server.urls;
+    if (!Array.isArray(urls) || urls.length < 1 || urls.length > 8 || !urls.every(isIceUrl)) return false;
+    const turn = urls.some((url: string) => url.startsWith('turn'));
+    const secret = (field: unknown) => (turn ? isText(field, 1, 256) : field === undefined || isText(field, 0, 256));
+    return secret(server.username) && secret(server.credential);
+  });
+}
+
 function isServerMessage(message: unknown): boolean {
   if (!hasKeys(message, ['type', 'data'])) return false;
   const data = message.data;
   switch (message.type) {
     case 'rtc:joined': {
-      if (!hasKeys(data, ['client_id', 'peers', 'descriptions', 'pool'], ['resume'])) return false;
+      if (!hasKeys(data, ['client_id', 'peers', 'descriptions', 'pool'], ['resume', 'ice_servers'])) return false;
       const { client_id, peers, descriptions, pool, resume } = data;
       return (
+        isIceServers(data.ice_servers) &&
         (resume === undefined ||
           (hasKeys(resume, ['token', 'window_ms']) && isId(resume.token) && isCount(resume.window_ms))) &&
         isId(client_id) &&
@@ -119,7 +143,12 @@ function isServerMessage(message: unknown): boolean {
     case 'rtc:stop':
       return hasKeys(data, []);
     case 'rtc:resumed':
-      return hasKeys(data, ['client_id', 'received']) && isId(data.client_id) && isCount(data.received);
+      return (
+        hasKeys(data, ['client_id', 'received'], ['ice_servers']) &&
+        isId(data.client_id) &&
+        isCount(data.received) &&
+        isIceServers(data.ice_servers)
+      );
     case 'rtc:describe':
       return hasKeys(data, ['id', 'description']) && isId(data.id) && isJson(data.description);
     case 'rtc:error':
@@ -220,6 +249,40 @@ const candidateArb = fc.option(
     .filter((candidate) => candidate.candidate === '' || candidate.sdpMid != null || candidate.sdpMLineIndex != null),
 );
 
+const hostArb = fc.oneof(
+  fc.stringMatching(/^[a-z0-9][a-z0-9.-]{0,30}$/),
+  fc.ipV4(),
+  fc.ipV6().map((address) => `[${address}]`),
+);
+const iceServerArb: fc.Arbitrary<IceServer> = fc
+  .tuple(
+    fc.boolean(),
+    fc.array(
+      fc
+        .tuple(fc.constantFrom('stun', 'stuns'), hostArb, fc.option(fc.integer({ min: 1, max: 65535 })))
+        .map(([scheme, host, port]) => `${scheme}:${host}${port === null ? '' : `:${port}`}`),
+      { minLength: 1, maxLength: 4 },
+    ),
+    fc.array(
+      fc
+        .tuple(
+          fc.constantFrom('turn', 'turns'),
+          hostArb,
+          fc.option(fc.integer({ min: 1, max: 65535 })),
+          fc.constantFrom('', '?transport=udp', '?transport=tcp'),
+        )
+        .map(([scheme, host, port, query]) => `${scheme}:${host}${port === null ? '' : `:${port}`}${query}`),
+      { minLength: 1, maxLength: 4 },
+    ),
+    fc.string({ minLength: 1, maxLength: 60 }),
+    fc.string({ minLength: 1, maxLength: 40 }),
+  )
+  .map(([turn, stun, relays, username, credential]): IceServer => {
+    if (!turn) return { urls: stun.length === 1 && username.length % 2 ? (stun[0] as string) : stun };
+    return { urls: relays, username, credential };
+  });
+const iceServersArb = fc.option(fc.array(iceServerArb, { maxLength: 3 }), { nil: undefined });
+
 const joinedArb = fc
   .tuple(
     idArb,
@@ -227,14 +290,16 @@ const joinedArb = fc
     fc.option(jsonArb),
     fc.option(fc.string({ minLength: 1, maxLength: 20 })),
     fc.option(fc.record({ token: idArb, window_ms: fc.nat() })),
+    iceServersArb,
   )
-  .map(([clientId, entries, own, pool, resume]): ServerMessage => {
+  .map(([clientId, entries, own, pool, resume, iceServers]): ServerMessage => {
     const known = entries.filter(([peer]) => peer !== clientId);
     const descriptions: Record<string, JsonValue> = Object.create(null);
     for (const [peer, description] of known) descriptions[peer] = description;
     if (own !== null) descriptions[clientId] = own;
     const data: JoinedData = { client_id: clientId, peers: known.map(([peer]) => peer), descriptions, pool };
     if (resume) data.resume = resume;
+    if (iceServers) data.ice_servers = iceServers;
     return { type: 'rtc:joined', data };
   });
 
@@ -252,7 +317,12 @@ const serverMessageArb: fc.Arbitrary<ServerMessage> = fc.oneof(
       { requiredKeys: ['message'] },
     )
     .map((data): ServerMessage => ({ type: 'rtc:error', data })),
-  fc.record({ client_id: idArb, received: fc.nat() }).map((data): ServerMessage => ({ type: 'rtc:resumed', data })),
+  fc.tuple(fc.record({ client_id: idArb, received: fc.nat() }), iceServersArb).map(
+    ([data, iceServers]): ServerMessage => ({
+      type: 'rtc:resumed',
+      data: iceServers ? { ...data, ice_servers: iceServers } : data,
+    }),
+  ),
 );
 
 const clientMessageArb: fc.Arbitrary<ClientMessage> = fc.oneof(
@@ -270,7 +340,7 @@ const pick = <T>(choice: number, options: readonly T[]): T => options[choice % o
 function legacyFrame(message: ServerMessage, choice: number): { type: string; data: Plain } {
   switch (message.type) {
     case 'rtc:joined': {
-      const { client_id, peers, descriptions, pool, resume } = message.data;
+      const { client_id, peers, descriptions, pool, resume, ice_servers } = message.data;
       const given = Object.fromEntries(
         Object.entries(descriptions).filter(([key, value]) => !(value === null && peers.includes(key))),
       );
@@ -278,6 +348,7 @@ function legacyFrame(message: ServerMessage, choice: number): { type: string; da
       if (Object.keys(given).length > 0 || choice % 2) data.descriptions = given;
       if (pool !== null) data.pool = pool;
       if (resume) data.resume = resume;
+      if (ice_servers) data.ice_servers = ice_servers;
       return { type: message.type, data };
     }
     case 'rtc:peer': {
