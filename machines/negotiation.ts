@@ -54,6 +54,15 @@ export interface NegotiationInput {
   lookup?: EffectsLookup;
 }
 
+/** Where a rollback left the connection. */
+export interface RollbackResult {
+  /**
+   * A remote description is still applied. False once a remote offer that
+   * was the first was withdrawn: remote candidates are queued again.
+   */
+  hasRemoteDescription: boolean;
+}
+
 /** What applying a remote description revealed. */
 export interface RemoteDescriptionResult {
   /** The remote ICE credentials changed: the description restarts ICE. */
@@ -226,10 +235,10 @@ const negotiation = setup({
     acceptRemoteDescription: notProvided<RemoteDescriptionResult, EffectInput & { description: SessionDescription }>(
       'acceptRemoteDescription',
     ),
-    /** Back to stable: setLocalDescription({ type: 'rollback' }) unless already there. */
+    /** Back to stable: setLocalDescription({ type: 'rollback' }) unless already there. Undefined: nothing known. */
     // Without a connection there is nothing to roll back, so the bare machine
     // (in an inspector) recovers to stable instead of failing.
-    rollback: fromPromise<void, EffectInput>(async () => undefined),
+    rollback: fromPromise<RollbackResult | undefined, EffectInput>(async () => undefined),
   },
   actions: {
     sendDescription: (_, _params: { description: SessionDescription }) => undefined,
@@ -635,7 +644,14 @@ export const negotiationMachine = negotiation
         invoke: {
           src: 'rollback',
           input: effectInput,
-          onDone: 'stable',
+          onDone: {
+            target: 'stable',
+            // Withdrawing a remote offer may leave no remote description: its late candidates wait, then prove moot.
+            actions: assign({
+              hasRemoteDescription: ({ context, event }) =>
+                event.output?.hasRemoteDescription ?? context.hasRemoteDescription,
+            }),
+          },
           onError: {
             target: 'failed',
             actions: reportError('rollback-failed'),

@@ -26,7 +26,14 @@ import {
   toSessionDescription,
 } from './peer-connection.js';
 import type { IceCandidate, SessionDescription } from './protocol/messages.js';
-import { candidateFitsDescription, iceUfrag, sameMedia } from './sdp.js';
+import {
+  candidateFitsDescription,
+  establishedDtlsRole,
+  iceUfrag,
+  keepDtlsRole,
+  mediaSectionCount,
+  sameMedia,
+} from './sdp.js';
 import type { Logger } from './shared/logger.js';
 
 /** What the negotiation of one connection asks the signalling channel to carry. */
@@ -65,17 +72,16 @@ function bindingOf(lookup: EffectsLookup, peerId: string): ConnectionBinding {
 
 const connectionOf = ({ lookup, peerId }: EffectInput) => bindingOf(lookup, peerId).pc;
 
-/** Applies an offer or answer created explicitly (wrtc has no parameterless setLocalDescription). */
-async function setLocal(
-  pc: PeerConnectionLike,
-  created: Promise<{ type: string; sdp?: string }>,
-  signal: AbortSignal,
-): Promise<SessionDescription> {
-  const description = toSessionDescription(await created);
-  signal.throwIfAborted();
-  await pc.setLocalDescription(description);
-  return description;
-}
+/**
+ * `setRemoteDescription({ type: 'rollback' })`, outside the type of
+ * {@link PeerConnectionLike} (which keeps connections of one's own free of
+ * it): called only after the connection's `setLocalDescription` refused to
+ * roll back a remote offer, which only a stack that rolls back this way does.
+ */
+const rollBackRemoteOffer = (pc: PeerConnectionLike): Promise<unknown> =>
+  (pc.setRemoteDescription as unknown as (description: { type: 'rollback' }) => Promise<unknown>).call(pc, {
+    type: 'rollback',
+  });
 
 /** The negotiation machine with its real effects: the one every connection is negotiated by. */
 export const connectedNegotiationMachine = negotiationMachine.provide({
@@ -86,12 +92,23 @@ export const connectedNegotiationMachine = negotiationMachine.provide({
       signal.throwIfAborted();
       // Creating an offer has no effect until it is set: a probe for "is there anything to negotiate?".
       if (!input.iceRestart && pc.localDescription && sameMedia(pc.localDescription, offer)) return null;
+      // Nor is a first offer without m-sections worth a round: Chromium asks for one after withdrawing the remote
+      // offer it failed to answer, and it would only make the other side yield its real offer.
+      if (!pc.localDescription && mediaSectionCount(offer.sdp) === 0) return null;
       await pc.setLocalDescription(offer);
       return offer;
     }),
-    makeAnswer: fromPromise(({ input, signal }) => {
+    makeAnswer: fromPromise(async ({ input, signal }) => {
       const pc = connectionOf(input);
-      return setLocal(pc, pc.createAnswer(), signal);
+      // Read before anything changes: the association the last completed negotiation set up.
+      const previousRemote = pc.currentRemoteDescription;
+      const role = establishedDtlsRole(pc.localDescription, previousRemote);
+      const created = toSessionDescription(await pc.createAnswer());
+      signal.throwIfAborted();
+      // Firefox answers an ICE restart as a new DTLS client even when it is the server; libwebrtc refuses that.
+      const answer = pc.remoteDescription ? keepDtlsRole(created, role, pc.remoteDescription, previousRemote) : created;
+      await pc.setLocalDescription(answer);
+      return answer;
     }),
     acceptRemoteDescription: fromPromise(async ({ input }) => {
       const pc = connectionOf(input);
@@ -101,7 +118,18 @@ export const connectedNegotiationMachine = negotiationMachine.provide({
     }),
     rollback: fromPromise(async ({ input }) => {
       const pc = connectionOf(input);
-      if (pc.signalingState !== 'stable') await pc.setLocalDescription({ type: 'rollback' });
+      if (pc.signalingState !== 'stable') {
+        try {
+          await pc.setLocalDescription({ type: 'rollback' });
+        } catch (error) {
+          // Firefox rolls back only its own offer this way; a remote offer is withdrawn with setRemoteDescription.
+          if (pc.signalingState !== 'have-remote-offer') throw error;
+          await rollBackRemoteOffer(pc).catch(() => {
+            throw error;
+          });
+        }
+      }
+      return { hasRemoteDescription: pc.remoteDescription !== null };
     }),
   },
   actions: {

@@ -27,6 +27,17 @@ export interface PeerConnectionLike {
     /** The SDP text. */
     readonly sdp: string;
   } | null;
+  /**
+   * The peer's description of the last completed negotiation (while a new
+   * remote offer is pending, the one before it). Read, where the stack has
+   * it, to keep the DTLS role of an existing association in our answers.
+   */
+  readonly currentRemoteDescription?: {
+    /** `offer` or `answer`. */
+    readonly type: string;
+    /** The SDP text. */
+    readonly sdp: string;
+  } | null;
   /** Makes an offer; with `iceRestart`, one with new ICE credentials. */
   createOffer(options?: { iceRestart?: boolean }): Promise<{
     /** `offer`. */
@@ -43,7 +54,11 @@ export interface PeerConnectionLike {
   }>;
   /** Always given a description or a `rollback`: wrtc has neither the parameterless form nor implicit rollback. */
   setLocalDescription(description: { type: 'offer' | 'answer' | 'rollback'; sdp?: string }): Promise<unknown>;
-  /** Applies the peer's offer or answer. */
+  /**
+   * Applies the peer's offer or answer. Also called with `{ type: 'rollback' }`
+   * on a connection whose `setLocalDescription` refused to roll back a remote
+   * offer (Firefox does), so only on such stacks.
+   */
   setRemoteDescription(description: SessionDescription): Promise<unknown>;
   /** Adds one of the peer's candidates; called without one at the end of them. */
   addIceCandidate(candidate?: IceCandidate): Promise<unknown>;

@@ -283,6 +283,67 @@ export function sameMedia(
   });
 }
 
+/** How many m-sections a description has: an offer with none negotiates nothing. */
+export function mediaSectionCount(sdp: string): number {
+  return sdp.match(/^m=/gm)?.length ?? 0;
+}
+
+/** The DTLS role an answer (or a description that fixed it) states: `active` is the DTLS client, `passive` the server. */
+export type DtlsRole = 'active' | 'passive';
+
+/** The `a=setup` of the first m-section that states one (`actpass` in offers, `active` or `passive` in answers). */
+function setupOf(sdp: string): string | undefined {
+  return /^a=setup:(\S+)/m.exec(sdp)?.[1];
+}
+
+/** The first `a=fingerprint` (session or media level): it names the DTLS certificate, so the association. */
+function fingerprintOf(sdp: string): string | undefined {
+  return /^a=fingerprint:(.+?)\s*$/m.exec(sdp)?.[1];
+}
+
+/**
+ * The DTLS role this side holds in the association the last completed
+ * negotiation set up, from the connection's current descriptions: our
+ * answer states it, or the peer's answer to our offer states the other one.
+ * Undefined before any negotiation completed (or with SDP that names none).
+ */
+export function establishedDtlsRole(
+  local: { readonly type: string; readonly sdp: string } | null | undefined,
+  remote: { readonly type: string; readonly sdp: string } | null | undefined,
+): DtlsRole | undefined {
+  if (!local || !remote) return undefined;
+  const ours = local.type === 'answer' ? setupOf(local.sdp) : undefined;
+  if (ours === 'active' || ours === 'passive') return ours;
+  const theirs = local.type === 'offer' && remote.type === 'answer' ? setupOf(remote.sdp) : undefined;
+  if (theirs === 'active') return 'passive';
+  if (theirs === 'passive') return 'active';
+  return undefined;
+}
+
+/**
+ * `answer` with the DTLS role of the association it continues: every
+ * `a=setup:active|passive` line says `role`. A subsequent answer must keep
+ * the role of a DTLS association that carries on (RFC 8842, section 5.5);
+ * Firefox answers an ICE-restarting offer with `a=setup:active` whatever its
+ * role, and libwebrtc then refuses the answer ("Failed to set SSL role for
+ * the transport"). `remoteOffer` and `previousRemote` tell whether the
+ * association carries on: the peer's certificate (`a=fingerprint`) is the
+ * same. Returns `answer` itself when nothing needs to change.
+ */
+export function keepDtlsRole<D extends { readonly type: string; readonly sdp: string }>(
+  answer: D,
+  role: DtlsRole | undefined,
+  remoteOffer: { readonly sdp: string },
+  previousRemote: { readonly sdp: string } | null | undefined,
+): D {
+  if (role === undefined || !previousRemote) return answer;
+  const setup = setupOf(answer.sdp);
+  if ((setup !== 'active' && setup !== 'passive') || setup === role) return answer;
+  const certificate = fingerprintOf(remoteOffer.sdp);
+  if (certificate === undefined || certificate !== fingerprintOf(previousRemote.sdp)) return answer;
+  return { ...answer, sdp: answer.sdp.replace(/^a=setup:(active|passive)(?=\r?$)/gm, `a=setup:${role}`) };
+}
+
 /** One m-section of a description, as an application reads it (`ManagedConnection.remoteMedia`). */
 export interface MediaSectionSummary {
   /** `audio`, `video` or `application` (data channels). */

@@ -1,27 +1,33 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import {
   command,
+  type DriverBrowser,
+  type DriverPage,
+  type Engine,
   exchange,
-  launchChromium,
+  launchChromiumDriver,
   NodeRelay,
   openPage,
   type PeerHandle,
-  PLAIN_HOST_CANDIDATES,
   statusOf,
   waitFor,
 } from '../support/browser-driver.js';
 import type { PeerStatus } from '../support/browser-page.js';
+import { launchFirefoxDriver } from '../support/firefox.js';
 
 /**
  * The negotiation scenario of test/real/negotiation.real.test.ts in real
- * Chromium: glare on data channels, messages both ways, a simultaneous ICE
- * restart, messages again. rtcpool is bundled for the browser and served,
- * with a page hosting the harness, from a loopback server: Chromium's
- * local-network-access checks refuse loopback requests from about:blank.
+ * Chromium and Firefox, and across the two: glare on data channels, messages
+ * both ways, a simultaneous ICE restart, messages again. rtcpool is bundled
+ * for the browser and served, with a page hosting the harness, from a
+ * loopback server: Chromium's local-network-access checks refuse loopback
+ * requests from about:blank, and Firefox has no `navigator.mediaDevices`
+ * there. One browser of each engine serves the whole file, a new context
+ * per page.
  */
 
 const PAGE = `<!doctype html>
@@ -87,6 +93,10 @@ interface ScenarioReport {
   restartDescriptions: number;
   /** Offers and answers each side sent, for the glare and for the restart. */
   sentBySide: Array<{ polite: boolean; glare: Sent; restart: Sent }>;
+  /** Offers and answers each side sent for a restart of its own (polite side first), and by the other side. */
+  oneSided: Array<{ restarter: Sent; other: Sent }>;
+  /** Whether data still flowed both ways at the end (asserted unless a restart broke the path, see below). */
+  dataChecked: boolean;
   candidates: number;
   connectMs: number;
   restartMs: number;
@@ -94,9 +104,46 @@ interface ScenarioReport {
 }
 
 /**
+ * A Chromium ICE restart answered by Firefox while the old path still works
+ * loses what Chromium sends from then on (docs/negotiation.md, "Chromium
+ * and Firefox"): Chromium nominates a pair of its new local candidate and
+ * Firefox's old one, which Firefox's old ICE session answers but never uses.
+ * The stacks' defect, seen without rtcpool too: after such a restart the
+ * negotiation is asserted, data only from Firefox.
+ */
+const restartBreaksPath = (offerer: PeerHandle, answerer: PeerHandle) =>
+  offerer.page.engine === 'chromium' && answerer.page.engine === 'firefox';
+
+const sentSince = (now: PeerStatus | undefined, before: PeerStatus | undefined): Sent => ({
+  offers: (now?.sent.offers ?? 0) - (before?.sent.offers ?? 0),
+  answers: (now?.sent.answers ?? 0) - (before?.sent.answers ?? 0),
+});
+
+/** One side restarts ICE alone: its offer, the other's answer, new credentials on both sides. */
+async function oneSidedRestart(restarter: PeerHandle, other: PeerHandle): Promise<{ restarter: Sent; other: Sent }> {
+  const pair = [restarter, other];
+  const before = await statusOf(pair);
+  await command([restarter], 'restartIce');
+  const after = await waitFor(
+    pair,
+    (s) =>
+      s.every(
+        (status, i) =>
+          status.settled &&
+          status.localUfrag !== before[i]?.localUfrag &&
+          iceConnected(status) &&
+          status.connectionState === 'connected',
+      ),
+    `${restarter.name}'s restart: new ICE credentials on both sides, connected`,
+  );
+  return { restarter: sentSince(after[0], before[0]), other: sentSince(after[1], before[1]) };
+}
+
+/**
  * Glare on data channels, messages both ways, a simultaneous ICE restart,
- * messages again. Both pipes are held while the peers offer, so each offer is
- * out before the other arrives: the collision is certain, not just likely.
+ * messages again, then each side restarts ICE on its own. Both pipes are
+ * held while the peers offer, so each offer is out before the other
+ * arrives: the collision is certain, not just likely.
  */
 async function glareThenIceRestart(a: PeerHandle, b: PeerHandle): Promise<ScenarioReport> {
   const both = [a, b];
@@ -120,6 +167,7 @@ async function glareThenIceRestart(a: PeerHandle, b: PeerHandle): Promise<Scenar
   );
   const connectMs = performance.now() - started;
   expect(connected.map(({ errors }) => errors)).toEqual([[], []]);
+  const [polite, impolite] = connected[0]?.polite ? [a, b] : [b, a];
 
   await exchange(a, b, 'own', `${a.name}→${b.name} before restart`);
   await exchange(b, a, 'own', `${b.name}→${a.name} before restart`);
@@ -142,11 +190,30 @@ async function glareThenIceRestart(a: PeerHandle, b: PeerHandle): Promise<Scenar
   );
   const restartMs = performance.now() - restartStarted;
 
-  await exchange(a, b, 'own', `${a.name}→${b.name} after restart`);
-  await exchange(b, a, 'own', `${b.name}→${a.name} after restart`);
-  await exchange(b, a, 'remote', `${b.name}→${a.name} over the channel ${a.name} opened`);
+  // The impolite side's restart offer is the one answered.
+  let pathIntact = !restartBreaksPath(impolite, polite);
+  if (pathIntact) await exchange(impolite, polite, 'own', `${impolite.name}→${polite.name} after restart`);
+  await exchange(polite, impolite, 'own', `${polite.name}→${impolite.name} after restart`);
+  await exchange(
+    polite,
+    impolite,
+    'remote',
+    `${polite.name}→${impolite.name} over the channel ${impolite.name} opened`,
+  );
 
-  const final = await statusOf(both);
+  const oneSided = [await oneSidedRestart(polite, impolite), await oneSidedRestart(impolite, polite)];
+  pathIntact &&= !restartBreaksPath(polite, impolite) && !restartBreaksPath(impolite, polite);
+  if (pathIntact) {
+    await exchange(a, b, 'own', `${a.name}→${b.name} after restarting alone`);
+    await exchange(b, a, 'remote', `${b.name}→${a.name} after restarting alone`);
+  }
+
+  // A restart's new ICE session may pass through checking after both sides first looked connected: wait it out.
+  const final = await waitFor(
+    both,
+    (s) => s.every((status) => status.settled && status.connectionState === 'connected'),
+    'both sides stable and connected at the end',
+  );
   return {
     glareDescriptions: descriptionsSent(connected),
     restartDescriptions: descriptionsSent(restarted) - descriptionsSent(before),
@@ -158,6 +225,8 @@ async function glareThenIceRestart(a: PeerHandle, b: PeerHandle): Promise<Scenar
         restart: { offers: sent.offers - glare.offers, answers: sent.answers - glare.answers },
       };
     }),
+    oneSided,
+    dataChecked: pathIntact,
     candidates: final.reduce((sum, { sent }) => sum + sent.candidates, 0),
     connectMs: Math.round(connectMs),
     restartMs: Math.round(restartMs),
@@ -181,6 +250,11 @@ function expectCleanRun(report: ScenarioReport, pageErrors: string[]): void {
     expect(glare).toEqual(polite ? yielding : winning);
     expect(restart).toEqual(polite ? yielding : winning);
   }
+  // A restart on one side alone: exactly its offer and the other's answer, whichever side (and browser) offers.
+  expect(report.oneSided).toEqual([
+    { restarter: { offers: 1, answers: 0 }, other: { offers: 0, answers: 1 } },
+    { restarter: { offers: 1, answers: 0 }, other: { offers: 0, answers: 1 } },
+  ]);
   for (const status of report.final) {
     expect(status.signalingState).toBe('stable');
     expect(status.connectionState).toBe('connected');
@@ -196,7 +270,9 @@ function expectCleanRun(report: ScenarioReport, pageErrors: string[]): void {
  */
 function summary(report: ScenarioReport): string {
   return [
-    `SDP descriptions: ${report.glareDescriptions} for the glare, ${report.restartDescriptions} for the restart`,
+    `SDP descriptions: ${report.glareDescriptions} for the glare, ${report.restartDescriptions} for the restart, ` +
+      `${report.oneSided.map(({ restarter, other }) => restarter.offers + restarter.answers + other.offers + other.answers).join(' and ')} for each side's own restart`,
+    `data after every restart ${report.dataChecked ? 'checked' : 'not checked (a Chromium restart answered by Firefox)'}`,
     `candidates sent: ${report.candidates}`,
     `connected in ${report.connectMs} ms, restarted in ${report.restartMs} ms`,
     ...report.final.map(
@@ -208,82 +284,147 @@ function summary(report: ScenarioReport): string {
   ].join('; ');
 }
 
-describe('two connections in one page', () => {
-  let browser: Browser | undefined;
-  let context: BrowserContext | undefined;
+/**
+ * Runs `scenario`; if it fails, writes what each peer's connection holds
+ * (descriptions, the signals in and out, ICE candidate pairs) to
+ * test-output/browser/NAME.json before failing.
+ */
+async function diagnosed<T>(name: string, peers: readonly PeerHandle[], scenario: () => Promise<T>): Promise<T> {
+  try {
+    return await scenario();
+  } catch (error) {
+    const dump = await Promise.all(
+      peers.map(async ({ page, name }) => ({
+        name,
+        engine: page.engine,
+        ...((await page.evaluate((name) => window.harness.debug(name), name).catch(String)) as object),
+      })),
+    );
+    mkdirSync('test-output/browser', { recursive: true });
+    writeFileSync(`test-output/browser/${name}.json`, JSON.stringify(dump, null, 2));
+    throw error;
+  }
+}
 
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-  afterEach(async () => {
-    await context?.close();
-    context = undefined;
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
+const engines: Record<Engine, () => Promise<DriverBrowser>> = {
+  chromium: () => launchChromiumDriver(),
+  firefox: () => launchFirefoxDriver(),
+};
+/** One browser of each engine for the whole file, launched when a test first needs it. */
+const launched = new Map<Engine, Promise<DriverBrowser>>();
+const browserFor = (engine: Engine): Promise<DriverBrowser> => {
+  let browser = launched.get(engine);
+  if (!browser) {
+    browser = engines[engine]();
+    launched.set(engine, browser);
+  }
+  return browser;
+};
+let openPages: DriverPage[] = [];
 
+afterEach(async () => {
+  await Promise.all(openPages.map((page) => page.close()));
+  openPages = [];
+});
+afterAll(async () => {
+  await Promise.all([...launched.values()].map(async (browser) => (await browser).close()));
+});
+
+async function open(engine: Engine, beforeLoad?: (page: DriverPage) => Promise<unknown>): Promise<DriverPage> {
+  const page = await openPage(await browserFor(engine), `${origin}/`, beforeLoad);
+  openPages.push(page);
+  return page;
+}
+
+describe.for<Engine>(['chromium', 'firefox'])('two connections in one %s page', (engine) => {
   test.for([true, false])(
     'glare on data channels, then a simultaneous ICE restart (A polite: %s)',
     async (aPolite, { annotate }) => {
-      context = await (browser as Browser).newContext();
-      const { page, errors } = await openPage(context, `${origin}/`);
+      const page = await open(engine);
       await page.evaluate((aPolite) => {
         window.harness.createPeer('A', aPolite, { to: 'page', peer: 'B' });
         window.harness.createPeer('B', !aPolite, { to: 'page', peer: 'A' });
       }, aPolite);
 
-      const report = await glareThenIceRestart({ page, name: 'A' }, { page, name: 'B' });
+      const both = [
+        { page, name: 'A' },
+        { page, name: 'B' },
+      ] as const;
+      const report = await diagnosed(`page-${engine}-${aPolite}`, both, () => glareThenIceRestart(...both));
       await page.evaluate(() => window.harness.closeAll());
 
-      expectCleanRun(report, errors);
+      expectCleanRun(report, page.errors);
       await annotate(summary(report));
     },
   );
 });
 
-describe('two pages in separate browser contexts, signals through Node', () => {
-  let browser: Browser | undefined;
-  let contexts: BrowserContext[] = [];
-
-  beforeAll(async () => {
-    browser = await launchChromium([PLAIN_HOST_CANDIDATES]);
+describe.for<Engine>(['chromium', 'firefox'])('a failed answer in %s', (engine) => {
+  // Recovering from a failed answer rolls the remote offer back; Firefox only rolls a remote offer back with
+  // setRemoteDescription({ type: 'rollback' }), and without it the machine ended in `failed`. The candidates the
+  // offerer trickles meanwhile are moot. (The offerer then waits for its answer, docs/negotiation.md, Errors; Chromium
+  // asks to negotiate again after the rollback, so there the side that failed offers next.)
+  test('the side whose answer failed returns to stable, reporting that failure only', async () => {
+    const page = await open(engine);
+    await page.evaluate(() => {
+      window.harness.createPeer('X', false, { to: 'page', peer: 'Y' });
+      window.harness.createPeer('Y', true, { to: 'page', peer: 'X' });
+    });
+    const x = { page, name: 'X' };
+    const y = { page, name: 'Y' };
+    await command([x], 'failNextAnswer');
+    await command([y], 'openChannels');
+    // Y's candidates, end-of-candidates included (null is its last signal), all delivered to X.
+    const [xs, ys] = await waitFor(
+      [x, y],
+      ([xs, ys]) =>
+        xs?.settled === true && ys?.endOfCandidatesSent === true && ys.held === 0 && xs.signalsIn === ys.signalsOut,
+      'X back in stable after its answer failed, every candidate of Y delivered',
+    );
+    expect(xs?.signalingState).toBe('stable');
+    expect(xs?.errors).toEqual([expect.stringMatching(/^answer-failed: /)]);
+    expect(ys?.errors).toEqual([]);
+    expect(page.errors).toEqual([]);
+    await page.evaluate(() => window.harness.closeAll());
   });
-  afterEach(async () => {
-    await Promise.all(contexts.map((context) => context.close()));
-    contexts = [];
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-
-  test.for([true, false])(
-    'glare on data channels, then a simultaneous ICE restart (A polite: %s)',
-    async (aPolite, { annotate }) => {
-      const relay = new NodeRelay();
-      const open = async () => {
-        const context = await (browser as Browser).newContext();
-        contexts.push(context);
-        return openPage(context, `${origin}/`, (page) => page.exposeFunction('rtcpoolSignal', relay.carry));
-      };
-      const [pageA, pageB] = await Promise.all([open(), open()]);
-      const a = { page: pageA.page, name: 'A' };
-      const b = { page: pageB.page, name: 'B' };
-      relay.link(a, b);
-      await pageA.page.evaluate((polite) => window.harness.createPeer('A', polite, { to: 'node' }), aPolite);
-      await pageB.page.evaluate((polite) => window.harness.createPeer('B', polite, { to: 'node' }), !aPolite);
-
-      const report = await glareThenIceRestart(a, b);
-      await Promise.all([pageA, pageB].map(({ page }) => page.evaluate(() => window.harness.closeAll())));
-
-      expectCleanRun(report, [...pageA.errors, ...pageB.errors]);
-      expect(relay.failures).toEqual([]);
-      // With mDNS hiding off, host candidates carry interface addresses, not `<uuid>.local` names.
-      for (const status of report.final) {
-        expect(status.hostAddresses.length).toBeGreaterThan(0);
-        expect(status.hostAddresses.filter((address) => address.endsWith('.local'))).toEqual([]);
-      }
-      await annotate(summary(report));
-    },
-  );
 });
+
+/** Both engines alone, and across them (A in the first engine, B in the second). */
+const PAGE_PAIRS: Array<[Engine, Engine]> = [
+  ['chromium', 'chromium'],
+  ['firefox', 'firefox'],
+  ['chromium', 'firefox'],
+];
+
+describe.for(PAGE_PAIRS)(
+  'two pages (A: %s, B: %s) in separate browser contexts, signals through Node',
+  ([engineA, engineB]) => {
+    test.for([true, false])(
+      'glare on data channels, then a simultaneous ICE restart (A polite: %s)',
+      async (aPolite, { annotate }) => {
+        const relay = new NodeRelay();
+        const expose = (page: DriverPage) => page.exposeFunction('rtcpoolSignal', relay.carry);
+        const [pageA, pageB] = await Promise.all([open(engineA, expose), open(engineB, expose)]);
+        const a = { page: pageA, name: 'A' };
+        const b = { page: pageB, name: 'B' };
+        relay.link(a, b);
+        await pageA.evaluate((polite) => window.harness.createPeer('A', polite, { to: 'node' }), aPolite);
+        await pageB.evaluate((polite) => window.harness.createPeer('B', polite, { to: 'node' }), !aPolite);
+
+        const report = await diagnosed(`pages-${engineA}-${engineB}-${aPolite}`, [a, b], () =>
+          glareThenIceRestart(a, b),
+        );
+        await Promise.all([pageA, pageB].map((page) => page.evaluate(() => window.harness.closeAll())));
+
+        expectCleanRun(report, [...pageA.errors, ...pageB.errors]);
+        expect(relay.failures).toEqual([]);
+        // With mDNS hiding off, host candidates carry interface addresses, not `<uuid>.local` names.
+        for (const status of report.final) {
+          expect(status.hostAddresses.length).toBeGreaterThan(0);
+          expect(status.hostAddresses.filter((address) => address.endsWith('.local'))).toEqual([]);
+        }
+        await annotate(summary(report));
+      },
+    );
+  },
+);

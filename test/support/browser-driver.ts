@@ -1,11 +1,64 @@
 /**
- * Node side of the browser tests: launches Chromium and drives the peers that
- * `browser-page.ts` hosts in its pages. Everything crosses `page.evaluate` as
- * plain data; the tests poll peer status rather than sleep.
+ * Node side of the browser tests: launches a browser and drives the peers
+ * that `browser-page.ts` hosts in its pages. Everything crosses
+ * `page.evaluate` as plain data; the tests poll peer status rather than sleep.
+ *
+ * Two drivers sit behind one small interface ({@link DriverBrowser},
+ * {@link DriverPage}): Chromium on playwright-core (here) and Firefox on
+ * puppeteer-core over WebDriver BiDi (`firefox.ts`). The tests only see the
+ * interface, so a scenario runs unchanged in either browser or across both.
  */
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type CDPSession, chromium, type Page } from 'playwright-core';
 import type { OutgoingSignal } from '../../src/index.js';
 import type { PeerStatus } from './browser-page.js';
+
+/** Which browser a page runs in. */
+export type Engine = 'chromium' | 'firefox';
+
+/** A function run in the page: takes one argument of plain data, returns plain data (or a promise of it). */
+export type PageFunction<A, R> = (arg: A) => R | Promise<R>;
+
+/**
+ * One page, in a browser context of its own (its own storage and, in
+ * Chromium, its own renderer). The methods are what the tests use of
+ * playwright's and puppeteer's pages, with one argument order: puppeteer's
+ * `waitForFunction(fn, options, ...args)` differs from playwright's
+ * `waitForFunction(fn, arg, options)`, so neither is exposed as it is.
+ */
+export interface DriverPage {
+  readonly engine: Engine;
+  /** Uncaught exceptions in the page, in order. */
+  readonly errors: string[];
+  evaluate<R>(fn: PageFunction<undefined, R>): Promise<R>;
+  evaluate<R, A>(fn: PageFunction<A, R>, arg: A): Promise<R>;
+  /** Resolves once `fn(arg)` is truthy in the page; rejects after `timeoutMs`. */
+  waitForFunction<A>(fn: PageFunction<A, unknown>, arg: A, timeoutMs?: number): Promise<void>;
+  /** Makes `window[name]` call `fn` in Node. Call it before {@link goto}. */
+  exposeFunction<A extends unknown[]>(name: string, fn: (...args: A) => unknown): Promise<void>;
+  /** Runs `fn` in every document of this page before its own scripts. Call it before {@link goto}. */
+  addInitScript(fn: () => void): Promise<void>;
+  /** Adds an inline `<script type="module">` with `source` to the current document. */
+  addModule(source: string): Promise<void>;
+  goto(url: string): Promise<void>;
+  /** A real (trusted) click: the page gets a user activation, as from a person. */
+  click(selector: string): Promise<void>;
+  /** Replaces the text of an input. */
+  fill(selector: string, text: string): Promise<void>;
+  screenshot(path: string): Promise<void>;
+  /** Closes the page and its context. */
+  close(): Promise<void>;
+}
+
+export interface DriverBrowser {
+  readonly engine: Engine;
+  /** E.g. `chromium 140.0.7339.185`, `firefox 140.5.0esr`. */
+  readonly version: string;
+  /** A new page in a new browser context. */
+  newPage(options?: { viewport?: { width: number; height: number } }): Promise<DriverPage>;
+  /** The ids of the browser's processes now (browser, renderers or content processes, GPU, network), for CPU time. */
+  processIds(): Promise<number[]>;
+  close(): Promise<void>;
+}
 
 /** Flags that let the Debian Chromium run headless as root on these machines (see reference/webrtc-here.md). */
 const CHROMIUM_ARGS = [
@@ -24,6 +77,9 @@ const CHROMIUM_ARGS = [
  */
 export const PLAIN_HOST_CANDIDATES = '--disable-features=WebRtcHideLocalIpsWithMdns';
 
+/** Fake camera, microphone and screen, picked without a prompt. */
+export const FAKE_MEDIA = ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'];
+
 /** Launches the system Chromium; Playwright gives it a fresh temporary profile and deletes it on close. */
 export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
@@ -33,34 +89,81 @@ export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   });
 }
 
+/** The system Chromium behind the common interface: plain host candidates, and fake media with `media`. */
+export async function launchChromiumDriver(options: { media?: boolean } = {}): Promise<DriverBrowser> {
+  const browser = await launchChromium([PLAIN_HOST_CANDIDATES, ...(options.media ? FAKE_MEDIA : [])]);
+  let session: CDPSession | undefined;
+  return {
+    engine: 'chromium',
+    version: `chromium ${browser.version()}`,
+    async newPage(pageOptions = {}) {
+      const context = await browser.newContext(pageOptions.viewport ? { viewport: pageOptions.viewport } : {});
+      const page = await context.newPage();
+      return playwrightPage(page, () => context.close());
+    },
+    async processIds() {
+      session ??= await browser.newBrowserCDPSession();
+      const { processInfo } = (await session.send('SystemInfo.getProcessInfo')) as { processInfo: { id: number }[] };
+      return processInfo.map(({ id }) => id);
+    },
+    close: () => browser.close(),
+  };
+}
+
+/** A playwright page (Chromium) as a {@link DriverPage}; `close` ends what the page lives in. */
+export function playwrightPage(page: Page, close: () => Promise<void> = () => page.close()): DriverPage {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  const evaluate = <R, A>(fn: PageFunction<A, R>, arg?: A): Promise<R> =>
+    page.evaluate(fn as (arg: unknown) => R | Promise<R> as never, arg as never) as Promise<R>;
+  return {
+    engine: 'chromium',
+    errors,
+    evaluate,
+    async waitForFunction(fn, arg, timeoutMs = 30_000) {
+      await page.waitForFunction(fn as never, arg as never, { timeout: timeoutMs });
+    },
+    async exposeFunction(name, fn) {
+      await page.exposeFunction(name, fn);
+    },
+    async addInitScript(fn) {
+      await page.addInitScript(fn);
+    },
+    async addModule(source) {
+      await page.addScriptTag({ content: source, type: 'module' });
+    },
+    async goto(url) {
+      await page.goto(url);
+    },
+    click: (selector) => page.click(selector),
+    fill: (selector, text) => page.fill(selector, text),
+    async screenshot(path) {
+      await page.screenshot({ path });
+    },
+    close,
+  };
+}
+
 /** One peer (connection plus negotiation actor) living in a page. */
 export interface PeerHandle {
-  page: Page;
+  page: DriverPage;
   name: string;
 }
 
-export interface OpenedPage {
-  page: Page;
-  /** Uncaught exceptions in the page. */
-  errors: string[];
-}
-
-/** Opens the harness page at `url`; `beforeLoad` may expose functions to it. */
+/** Opens the harness page at `url` in a new context; `beforeLoad` may expose functions to it. */
 export async function openPage(
-  context: BrowserContext,
+  browser: DriverBrowser,
   url: string,
-  beforeLoad?: (page: Page) => Promise<unknown>,
-): Promise<OpenedPage> {
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
+  beforeLoad?: (page: DriverPage) => Promise<unknown>,
+): Promise<DriverPage> {
+  const page = await browser.newPage();
   await beforeLoad?.(page);
   await page.goto(url);
-  await page.waitForFunction(() => window.harness !== undefined);
-  return { page, errors };
+  await page.waitForFunction(() => window.harness !== undefined, undefined);
+  return page;
 }
 
-export type PeerCommand = 'hold' | 'release' | 'openChannels' | 'restartIce';
+export type PeerCommand = 'hold' | 'release' | 'openChannels' | 'restartIce' | 'failNextAnswer';
 
 /** Runs a command for several peers: one call per page, so peers sharing a page act in the same task. */
 export async function command(peers: PeerHandle[], name: PeerCommand): Promise<void> {
@@ -83,28 +186,38 @@ export async function statusOf(peers: PeerHandle[]): Promise<PeerStatus[]> {
   return peers.map(({ name }) => found.get(name) as PeerStatus);
 }
 
-function byPage(peers: PeerHandle[]): Map<Page, string[]> {
-  const grouped = new Map<Page, string[]>();
+function byPage(peers: PeerHandle[]): Map<DriverPage, string[]> {
+  const grouped = new Map<DriverPage, string[]>();
   for (const { page, name } of peers) grouped.set(page, [...(grouped.get(page) ?? []), name]);
   return grouped;
 }
 
+/** Polls `read` until `condition` holds; returns the value that satisfied it. */
+export async function pollUntil<T>(
+  read: () => Promise<T>,
+  condition: (value: T) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (condition(value)) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(value)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** Polls the peers' status until `condition` holds; returns the status that satisfied it. */
-export async function waitFor(
+export function waitFor(
   peers: PeerHandle[],
   condition: (statuses: PeerStatus[]) => boolean,
   what: string,
   timeoutMs = 20_000,
 ): Promise<PeerStatus[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const statuses = await statusOf(peers);
-    if (condition(statuses)) return statuses;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last status: ${JSON.stringify(statuses)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  return pollUntil(() => statusOf(peers), condition, what, timeoutMs);
 }
 
 /** Sends `text` on one of `from`'s channels and waits until `to` has received it. */

@@ -34,6 +34,12 @@ export interface PeerStatus {
   sent: { offers: number; answers: number; candidates: number };
   /** Signals waiting in a held pipe. */
   held: number;
+  /** Signals this side received (descriptions and candidates). */
+  signalsIn: number;
+  /** Signals this side sent. */
+  signalsOut: number;
+  /** The last signal sent was the end of candidates (null). */
+  endOfCandidatesSent: boolean;
   /** Addresses of the host candidates this side gathered. */
   hostAddresses: string[];
   ownChannel: RTCDataChannelState | null;
@@ -91,6 +97,8 @@ class Peer {
   readonly hostAddresses: string[] = [];
   readonly received: string[] = [];
   readonly errors: string[] = [];
+  /** Signals in and out, in order, for a failure's report. */
+  readonly log: string[] = [];
   ownChannel: RTCDataChannel | null = null;
   remoteChannel: RTCDataChannel | null = null;
 
@@ -103,7 +111,12 @@ class Peer {
       if (route.to === 'node') void window.rtcpoolSignal(name, signal);
       else peers.get(route.peer)?.receive(signal);
     });
-    this.pc.addEventListener('iceconnectionstatechange', () => this.iceStates.push(this.pc.iceConnectionState));
+    this.pc.addEventListener('iceconnectionstatechange', () => {
+      this.iceStates.push(this.pc.iceConnectionState);
+      this.log.push(`ice ${this.pc.iceConnectionState}`);
+    });
+    this.pc.addEventListener('signalingstatechange', () => this.log.push(`signaling ${this.pc.signalingState}`));
+    this.pc.addEventListener('negotiationneeded', () => this.log.push('negotiationneeded'));
     this.pc.addEventListener('icecandidate', ({ candidate }) => {
       if (candidate?.type === 'host' && candidate.address) this.hostAddresses.push(candidate.address);
     });
@@ -119,6 +132,9 @@ class Peer {
         if (signal.type === 'candidate') this.sent.candidates += 1;
         else if (signal.description.type === 'offer') this.sent.offers += 1;
         else this.sent.answers += 1;
+        this.log.push(
+          `out ${signal.type === 'description' ? `${signal.description.type} ${ufragOf(signal.description.sdp)}` : JSON.stringify(signal.candidate)}`,
+        );
         this.pipe.send(signal);
       },
       onError: (error) => this.errors.push(`${error.code}: ${error.message}`),
@@ -126,6 +142,9 @@ class Peer {
   }
 
   receive(signal: OutgoingSignal): void {
+    this.log.push(
+      `in ${signal.type === 'description' ? `${signal.description.type} ${ufragOf(signal.description.sdp)}` : JSON.stringify(signal.candidate)}`,
+    );
     if (this.actor.getSnapshot().status !== 'active') return;
     if (signal.type === 'description') this.actor.send({ type: 'signal.description', description: signal.description });
     else this.actor.send({ type: 'signal.candidate', candidate: signal.candidate });
@@ -151,6 +170,9 @@ class Peer {
       transport: await this.transport(),
       sent: { ...this.sent },
       held: this.pipe.heldCount,
+      signalsIn: this.log.filter((line) => line.startsWith('in ')).length,
+      signalsOut: this.log.filter((line) => line.startsWith('out ')).length,
+      endOfCandidatesSent: this.log.filter((line) => line.startsWith('out ')).at(-1) === 'out null',
       hostAddresses: [...this.hostAddresses],
       ownChannel: this.ownChannel?.readyState ?? null,
       remoteChannel: this.remoteChannel?.readyState ?? null,
@@ -209,6 +231,17 @@ const harness = {
   openChannels(names: string[]): void {
     for (const name of names) peer(name).openChannel(`from-${name}`);
   },
+  /** The named peers' next createAnswer fails (once), as a stack's might: the machine must recover. */
+  failNextAnswer(names: string[]): void {
+    for (const name of names) {
+      const { pc } = peer(name);
+      const real = pc.createAnswer.bind(pc);
+      pc.createAnswer = (() => {
+        pc.createAnswer = real;
+        return Promise.reject(new DOMException('createAnswer failed on purpose', 'OperationError'));
+      }) as unknown as RTCPeerConnection['createAnswer'];
+    }
+  },
   restartIce(names: string[]): void {
     for (const name of names) peer(name).actor.send({ type: 'app.restartIce' });
   },
@@ -217,6 +250,16 @@ const harness = {
     const target = channel === 'own' ? peer(name).ownChannel : peer(name).remoteChannel;
     if (!target) throw new Error(`${name} has no ${channel} channel`);
     target.send(text);
+  },
+  /** Everything about one peer's connection, for a failure's report. */
+  async debug(name: string): Promise<unknown> {
+    const { pc, log } = peer(name);
+    const stats: unknown[] = [];
+    for (const report of (await pc.getStats()).values()) {
+      if (['candidate-pair', 'local-candidate', 'remote-candidate', 'transport'].includes(report.type))
+        stats.push(report);
+    }
+    return { local: pc.localDescription?.sdp, remote: pc.remoteDescription?.sdp, log, stats };
   },
   status(names: string[]): Promise<PeerStatus[]> {
     return Promise.all(names.map((name) => peer(name).status()));

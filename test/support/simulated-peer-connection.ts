@@ -47,6 +47,13 @@ export interface SimulatedPeerConnectionOptions {
    */
   parameterlessSetLocalDescription?: boolean;
   /**
+   * `setLocalDescription({ type: 'rollback' })` rolls back a remote offer too,
+   * as the W3C specification lets it (default). `false` refuses it in
+   * have-remote-offer with `InvalidStateError`, as Firefox does: there a
+   * remote offer is rolled back with `setRemoteDescription({ type: 'rollback' })`.
+   */
+  localRollbackOfRemoteOffer?: boolean;
+  /**
    * Delivers every asynchronous completion; defaults to `setTimeout(run, 0)`.
    * `label` names the step, e.g. `"answerer: setRemoteDescription"`.
    */
@@ -103,6 +110,7 @@ export class SimulatedPeerConnection implements PeerConnectionLike {
   readonly name: string;
   readonly #implicitRollback: boolean;
   readonly #parameterless: boolean;
+  readonly #localRollbackOfRemoteOffer: boolean;
   readonly #schedule: (label: string, run: () => void) => void;
   readonly #instance = ++instances;
   readonly #jsep = new JsepSession(`s${this.#instance}`);
@@ -121,6 +129,7 @@ export class SimulatedPeerConnection implements PeerConnectionLike {
     this.name = options.name ?? `pc${this.#instance}`;
     this.#implicitRollback = options.implicitRollback ?? true;
     this.#parameterless = options.parameterlessSetLocalDescription ?? true;
+    this.#localRollbackOfRemoteOffer = options.localRollbackOfRemoteOffer ?? true;
     this.#schedule = options.schedule ?? ((_, run) => setTimeout(run, 0));
   }
 
@@ -171,7 +180,13 @@ export class SimulatedPeerConnection implements PeerConnectionLike {
     return this.#chain('setLocalDescription', async () => {
       // Step 4.1: without a type, the signaling state decides.
       const type = requested ?? (this.#jsep.signalingState === 'have-remote-offer' ? 'answer' : 'offer');
-      if (type === 'rollback') return this.#applyInTask('setLocalDescription', 'rollback', '', 'local');
+      if (type === 'rollback') {
+        if (!this.#localRollbackOfRemoteOffer && this.#jsep.signalingState === 'have-remote-offer') {
+          const error = webrtcError('InvalidStateError', 'Cannot rollback local description in have-remote-offer');
+          return this.#rejectInTask('setLocalDescription', error);
+        }
+        return this.#applyInTask('setLocalDescription', 'rollback', '', 'local');
+      }
       const sdp = description?.sdp ?? '';
       const lastCreated = type === 'offer' ? this.#jsep.lastCreatedOffer : this.#jsep.lastCreatedAnswer;
       if (sdp !== '' && sdp !== lastCreated) {
