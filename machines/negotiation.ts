@@ -226,7 +226,8 @@ const negotiation = setup({
   actors: {
     /**
      * createOffer (with iceRestart when asked) then setLocalDescription(offer). Resolves with null when the offer
-     * would change nothing (the connection asked needlessly).
+     * would change nothing (the connection asked needlessly), and, asked to restart ICE, only when there is no ICE
+     * session to restart (no m-sections yet): the restart is then dropped, not owed.
      */
     makeOffer: notProvided<SessionDescription | null, EffectInput & { iceRestart: boolean }>('makeOffer'),
     /** createAnswer then setLocalDescription(answer). */
@@ -524,7 +525,8 @@ export const negotiationMachine = negotiation
               // identical in media to the current description is not worth a round.
               guard: ({ event }) => event.output === null,
               target: 'stable',
-              actions: releaseHeldCandidates,
+              // A restart asked before any ICE session exists has nothing to restart: owing it would offer forever.
+              actions: [assign({ iceRestartNeeded: false }), ...releaseHeldCandidates],
             },
             {
               target: 'haveLocalOffer',

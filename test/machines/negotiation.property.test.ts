@@ -14,6 +14,7 @@ import {
   type Change,
   createScheduledPair,
   type Flavour,
+  firefoxFlavour,
   type Peer,
   type ScheduledPair,
   specFlavour,
@@ -35,10 +36,14 @@ const changeArb: fc.Arbitrary<Change> = fc.record({
 
 /** The first argument is the polite peer's flavour, the second the impolite one's. */
 const flavourPairs: Array<[string, Flavour, Flavour, number]> = [
-  ['spec ↔ spec', specFlavour, specFlavour, 0.35],
-  ['wrtc ↔ wrtc', wrtcFlavour, wrtcFlavour, 0.35],
+  ['spec ↔ spec', specFlavour, specFlavour, 0.25],
+  ['wrtc ↔ wrtc', wrtcFlavour, wrtcFlavour, 0.25],
   ['spec ↔ wrtc', specFlavour, wrtcFlavour, 0.1],
   ['wrtc ↔ spec', wrtcFlavour, specFlavour, 0.1],
+  // Firefox beside libwebrtc (Chromium is wrtc's flavour), both politeness assignments, and alone.
+  ['firefox ↔ wrtc', firefoxFlavour, wrtcFlavour, 0.1],
+  ['wrtc ↔ firefox', wrtcFlavour, firefoxFlavour, 0.1],
+  ['firefox ↔ firefox', firefoxFlavour, firefoxFlavour, 0.1],
 ];
 
 function expectSettled(pair: ScheduledPair): void {
@@ -113,7 +118,8 @@ describe('perfect negotiation under random interleavings', () => {
               // Read synchronously: adding content (or restartIce) marks it unnegotiated at once.
               const needsRound = peer.pc.hasUnnegotiatedChanges();
               await s.waitIdle();
-              const failedIce = peer.restartFrom.length > failuresBefore;
+              // A restart (asked for, or after a failure) costs a round only once there is an ICE session to restart.
+              const failedIce = peer.restartFrom.slice(failuresBefore).some((ufrag) => ufrag !== null);
               const expected = needsRound || failedIce ? 2 : 0;
               expect(pair.polite.descriptions + pair.impolite.descriptions - before).toBe(expected);
               expectSettled(pair);

@@ -105,6 +105,29 @@ describe('createNegotiationActor on a connection', () => {
     expect(pc.listenerCount()).toBe(0);
   });
 
+  test('a restart asked before anything was negotiated is dropped, not owed: no offer, no loop', async () => {
+    const pc = new SimulatedPeerConnection();
+    const sent: OutgoingSignal[] = [];
+    let offersCreated = 0;
+    const createOffer = pc.createOffer.bind(pc);
+    pc.createOffer = (options) => {
+      offersCreated += 1;
+      return createOffer(options);
+    };
+    const actor = createNegotiationActor({ pc, polite: false, send: (s) => sent.push(s) });
+    actor.send({ type: 'app.restartIce' });
+    await until(() => offersCreated === 1 && actor.getSnapshot().matches({ stable: 'idle' }), 'back to stable');
+    // An offer with no m-sections has no ICE to restart: owing the restart would create offers forever.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(offersCreated).toBe(1);
+    expect(sent).toEqual([]);
+
+    // The first real change is offered as usual.
+    pc.createDataChannel('later');
+    await until(() => sent.some((s) => s.type === 'description' && s.description.type === 'offer'), 'an offer');
+    actor.stop();
+  });
+
   test('a malformed remote description is reported and the connection stays usable', async () => {
     const pc = new SimulatedPeerConnection();
     const sent: OutgoingSignal[] = [];

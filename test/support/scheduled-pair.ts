@@ -8,11 +8,16 @@ import {
 import { schedulerClock } from './scheduler-clock.js';
 import { SimulatedPeerConnection, type SimulatedPeerConnectionOptions } from './simulated-peer-connection.js';
 
-export type Flavour = Pick<SimulatedPeerConnectionOptions, 'implicitRollback' | 'parameterlessSetLocalDescription'>;
+export type Flavour = Pick<
+  SimulatedPeerConnectionOptions,
+  'implicitRollback' | 'parameterlessSetLocalDescription' | 'localRollbackOfRemoteOffer'
+>;
 
 export const specFlavour: Flavour = { implicitRollback: true, parameterlessSetLocalDescription: true };
 /** What `@roamhq/wrtc` offers: no implicit rollback, no parameterless setLocalDescription. */
 export const wrtcFlavour: Flavour = { implicitRollback: false, parameterlessSetLocalDescription: false };
+/** What Firefox offers: the specification's, but a remote offer is rolled back only by setRemoteDescription. */
+export const firefoxFlavour: Flavour = { ...specFlavour, localRollbackOfRemoteOffer: false };
 
 export type ChangeKind = 'datachannel' | 'audio' | 'video' | 'restartIce' | 'iceFailure';
 export interface Change {
