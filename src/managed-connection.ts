@@ -129,7 +129,8 @@ export class ManagedConnection<PC extends PoolPeerConnection = RTCPeerConnection
    * safe (`getStats`, `getTransceivers`, `getSenders`, states, descriptions),
    * and so are the calls that only start a negotiation, which the machine
    * then carries out (`addTrack`, `removeTrack`, `addTransceiver`,
-   * `createDataChannel`, a transceiver's `direction` or
+   * `createDataChannel`, a transceiver's `direction`), and those that need
+   * none or ask for one with {@link negotiate} (a transceiver's
    * `setCodecPreferences`, a sender's `replaceTrack` or `setParameters`).
    * Never call what the machine owns: `createOffer`, `createAnswer`,
    * `setLocalDescription`, `setRemoteDescription`, `addIceCandidate`,
@@ -241,6 +242,17 @@ export class ManagedConnection<PC extends PoolPeerConnection = RTCPeerConnection
   /** Stops sending what `addTrack` started; renegotiation follows on its own. */
   removeTrack(sender: SenderOf<PC>): void {
     this.#pc.removeTrack(sender as never);
+  }
+
+  /**
+   * Negotiates now, through the same glare-safe offer path as every change:
+   * for a change the browser does not announce with `negotiationneeded`
+   * (neither Chromium nor Firefox does for `setCodecPreferences` or a header
+   * extension change). An offer that would change nothing is not sent, so
+   * calling this needlessly costs no message.
+   */
+  negotiate(): void {
+    this.#negotiator()?.send({ type: 'pc.negotiationneeded' });
   }
 
   /**

@@ -195,6 +195,36 @@ describe('Pool', () => {
     expect(ufrag()).not.toBe(before);
   });
 
+  test('negotiate() offers what no negotiationneeded announced, and costs nothing when nothing changed', async () => {
+    const hub = new MemoryHub();
+    const [alice, bob] = [pool(hub), pool(hub)];
+    await alice.join('room');
+    const bobId = await bob.join('room');
+    await until(() => alice.nconnections === 1, 'a connection');
+    const connection = alice.getConnection(bobId) as ManagedConnection;
+    const stable = () => JSON.stringify(connection.negotiationState) === '{"stable":"idle"}';
+    await until(() => stable() && connection.remoteMedia.length === 1, 'negotiated');
+
+    const pc = connection.peerConnection as unknown as SimulatedPeerConnection;
+    let offersCreated = 0;
+    const createOffer = pc.createOffer.bind(pc);
+    pc.createOffer = (options) => {
+      offersCreated += 1;
+      return createOffer(options);
+    };
+    const idle = hub.sdpMessages;
+    connection.negotiate();
+    await until(() => offersCreated === 1 && stable(), 'an offer created, and back to stable');
+    // The offer would change nothing, so it was dropped, not sent.
+    expect(hub.sdpMessages).toBe(idle);
+
+    // A change the connection does not announce (as setCodecPreferences is not, anywhere): only negotiate() sends it.
+    pc.addTransceiverUnannounced('audio');
+    connection.negotiate();
+    await until(() => hub.sdpMessages === idle + 2 && stable(), 'the change negotiated');
+    expect(connection.remoteMedia.map(({ kind }) => kind)).toEqual(['application', 'audio']);
+  });
+
   test('close() ends everything: close event with null, streams complete, connections closed', async () => {
     const hub = new MemoryHub();
     const [alice, bob] = [pool(hub), pool(hub)];

@@ -265,6 +265,18 @@ export class SimulatedPeerConnection implements PeerConnectionLike {
     return transceiver;
   }
 
+  /**
+   * A transceiver added without updating the negotiation-needed flag: a
+   * change the connection does not announce, as no stack tried announces
+   * `setCodecPreferences`. Only an offer asked for carries it.
+   */
+  addTransceiverUnannounced(kind: 'audio' | 'video'): SimulatedTransceiver {
+    this.#throwIfClosed('addTransceiver');
+    const transceiver = this.#jsep.media.addTransceiver(kind);
+    this.#jsep.contentChanged();
+    return transceiver;
+  }
+
   getTransceivers(): readonly SimulatedTransceiver[] {
     return [...this.#jsep.media.transceivers];
   }
