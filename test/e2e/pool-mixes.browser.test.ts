@@ -10,8 +10,10 @@
  * they see each other, with their signals held until both have offered (a
  * certain collision); (b) a fake camera and microphone each way
  * (ManagedStream), and muting seen on the far side; (c) both restart ICE in
- * the same task as a burst of new tracks, again colliding; (d) the first
- * endpoint leaves and joins again (a new id) and the pair meshes again.
+ * the same task as a burst of new tracks, again colliding; (e) each side in
+ * turn prefers a video codec the other is not receiving and asks for a
+ * negotiation (setCodecPreferences fires no `negotiationneeded`); (d) the
+ * first endpoint leaves and joins again (a new id) and the pair meshes again.
  * Every phase counts the offers and answers each side sent and holds them to
  * the bounds of docs/negotiation.md: a collision costs 3 (both offers, then
  * the polite side's answer), a change on one side exactly 2.
@@ -61,6 +63,20 @@ async function deliver(from: PoolPage, to: PoolPage, label: string, text: string
     () => to.peer(from),
     (status) => status?.messages.includes(text) === true,
     `"${text}" from ${from.name} (${from.engine}) at ${to.name} (${to.engine})`,
+  );
+}
+
+/** Video codecs a preference change may switch to, in this order (both browsers encode VP8 and VP9 in software). */
+const CODEC_CHOICES = ['video/VP8', 'video/VP9', 'video/H264', 'video/AV1'];
+const sameCodec = (one: string, other: string) => one.toLowerCase() === other.toLowerCase();
+
+/** The first of CODEC_CHOICES not in `inUse` that `sender` can send (and set as a preference) and `receiver` receive. */
+async function codecToPrefer(sender: PoolPage, receiver: PoolPage, inUse: string[]): Promise<string | undefined> {
+  const [sends, receives] = await Promise.all([sender.videoCodecs(), receiver.videoCodecs()]);
+  const has = (list: string[], codec: string) => list.some((known) => sameCodec(known, codec));
+  return CODEC_CHOICES.find(
+    (codec) =>
+      !has(inUse, codec) && has(sends.send, codec) && has(sends.receive, codec) && has(receives.receive, codec),
   );
 }
 
@@ -212,6 +228,88 @@ describe.for(MIXES)('$first joins first, $second second (polite)', ({ first, sec
     await annotate(phases.join(', '));
   });
 
+  test('(e) a codec preference change is negotiated in one round, and the far side receives the preferred codec', async ({
+    annotate,
+  }) => {
+    for (const [sender, receiver] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      // Since (c), Firefox receives nothing more from Chromium when Chromium's restart offer was the one answered (the
+      // data channel that way is not asserted there either): only the negotiation is asserted that way.
+      const flowing = !(sender === a && first === 'chromium' && second === 'firefox');
+      if (flowing) await waitForMedia(receiver, sender, { picture: 'live', sound: 'audible' });
+      // What the receiver decodes; where nothing arrives, what the receiver's last answer negotiated.
+      const inUse = flowing
+        ? await pollUntil(
+            () => receiver.inboundVideoCodecs(sender),
+            (codecs) => codecs.length > 0 && !codecs.includes('none'),
+            `${receiver.name} to know the codec of ${sender.name}'s video`,
+          )
+        : await sender.answeredVideoCodecs(receiver);
+      const preferred = await codecToPrefer(sender, receiver, inUse);
+      if (!preferred)
+        throw new Error(`no video codec but ${inUse.join(', ')} both ${sender.name} and ${receiver.name} have`);
+      const before = (await Promise.all([sender.peer(receiver), receiver.peer(sender)])) as PoolPeerStatus[];
+      // A preference orders what its side receives, and an answerer orders its answer by its own: the receiver drops
+      // any it set (in the step before, on the same sendrecv sections) so that its answer follows the new offer.
+      await receiver.clearCodecPreferences(sender);
+      expect(await sender.preferCodec(receiver, preferred)).toBeGreaterThan(0);
+      if (sender === b && first === 'chromium' && second === 'firefox') {
+        // The session's payload types came from Chromium's offer. Firefox's offer after setCodecPreferences renumbers
+        // them to its own defaults and Chromium refuses it (docs/negotiation.md, "Chromium and Firefox"): the refusal
+        // is reported at Chromium's side, Firefox waits for an answer that will not come. Asserted as that defect.
+        const refused = await pollUntil(
+          () => receiver.status(),
+          ({ errors }) => errors.length > 0,
+          `${receiver.name} (Chromium) to refuse the renumbered offer`,
+        );
+        expect(refused.errors).toEqual([expect.stringMatching(/^remote-offer-rejected: .*codecs/i)]);
+        const waiting = await sender.peer(receiver);
+        expect(waiting?.sent).toEqual({ offers: (before[0]?.sent.offers ?? 0) + 1, answers: before[0]?.sent.answers });
+        expect(waiting?.signalingState).toBe('have-local-offer');
+        phases.push(`${sender.name} →${preferred} refused by Chromium (payload types renumbered)`);
+        continue;
+      }
+      await waitPair(
+        sender,
+        receiver,
+        (status, self) => {
+          const was = before[self === sender ? 0 : 1] as PoolPeerStatus;
+          const answered =
+            self === sender ? status.sent.offers > was.sent.offers : status.sent.answers > was.sent.answers;
+          return answered && settledAndConnected(status);
+        },
+        `${sender.name}'s offer preferring ${preferred} answered by ${receiver.name}, both stable and connected`,
+      );
+      expect(
+        (await sender.answeredVideoCodecs(receiver)).every((codec) => sameCodec(codec, preferred)),
+        `${receiver.name}'s answer puts ${preferred} first`,
+      ).toBe(true);
+      if (flowing) {
+        await pollUntil(
+          () => receiver.inboundVideoCodecs(sender),
+          (codecs) => codecs.length === inUse.length && codecs.every((codec) => sameCodec(codec, preferred)),
+          `${receiver.name} to receive ${sender.name}'s video as ${preferred} (was ${inUse.join(', ')})`,
+        );
+        await waitForMedia(receiver, sender, { picture: 'live', sound: 'audible' });
+      }
+      const after = await waitPair(sender, receiver, settledAndConnected, 'both stable and connected');
+      const [bySender, byReceiver] = sentSince(after, before);
+      const native = after.map(
+        (status, i) => status.nativeNegotiationNeeded - (before[i]?.nativeNegotiationNeeded ?? 0),
+      );
+      phases.push(
+        `${sender.name} ${[...new Set(inUse)].join('+')}→${preferred}${flowing ? '' : ' (negotiated only)'} ` +
+          `${(bySender?.offers ?? 0) + (bySender?.answers ?? 0) + (byReceiver?.offers ?? 0) + (byReceiver?.answers ?? 0)}` +
+          ` (browser negotiationneeded ${native.join('/')})`,
+      );
+      expect(bySender).toEqual({ offers: 1, answers: 0 });
+      expect(byReceiver).toEqual({ offers: 0, answers: 1 });
+    }
+    await annotate(phases.join(', '));
+  });
+
   test('(d) the first endpoint leaves and joins again with a new id: meshed again, 2 descriptions', async ({
     annotate,
   }) => {
@@ -245,7 +343,10 @@ describe.for(MIXES)('$first joins first, $second second (polite)', ({ first, sec
     await waitForMedia(a, b, { picture: 'live', sound: 'audible' });
 
     const statuses = await Promise.all([a.status(), b.status()]);
-    expect(statuses.map(({ errors }) => errors)).toEqual([[], []]);
+    // Chromium's refusal of Firefox's renumbered offer in (e) is the one error a mix may show.
+    const refusal =
+      first === 'chromium' && second === 'firefox' ? [expect.stringMatching(/^remote-offer-rejected: /)] : [];
+    expect(statuses.map(({ errors }) => errors)).toEqual([refusal, []]);
     expect([...a.page.errors, ...b.page.errors]).toEqual([]);
     await annotate(phases.join(', '));
   });

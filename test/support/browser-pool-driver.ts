@@ -8,7 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import type { DriverBrowser, DriverPage } from './browser-driver.js';
 import { pollUntil } from './browser-driver.js';
-import type { MediaSample, PoolPeerStatus, PoolStatus } from './browser-pool-page.js';
+import type { MediaSample, PoolPeerStatus, PoolStatus, VideoCodecs } from './browser-pool-page.js';
 
 /** The harness, bundled for the browser; its `rtcpool` import stays `/rtcpool.js`, the server's build. */
 export async function bundlePoolHarness(): Promise<string> {
@@ -112,6 +112,34 @@ export class PoolPage {
 
   restartIce(): Promise<void> {
     return this.page.evaluate(() => window.poolHarness.restartIce());
+  }
+
+  /** The video codecs this page's browser can send and receive. */
+  videoCodecs(): Promise<VideoCodecs> {
+    return this.page.evaluate(() => window.poolHarness.videoCodecs());
+  }
+
+  /** The codec of each video stream arriving from `from` (getStats inbound-rtp), e.g. `['video/VP8', 'video/VP8']`. */
+  inboundVideoCodecs(from: PoolPage): Promise<string[]> {
+    return this.page.evaluate((peer) => window.poolHarness.inboundVideoCodecs(peer), from.id);
+  }
+
+  /** The first codec of each video section toward `to` in `to`'s current description (its answer to our offer). */
+  answeredVideoCodecs(to: PoolPage): Promise<string[]> {
+    return this.page.evaluate((peer) => window.poolHarness.answeredVideoCodecs(peer), to.id);
+  }
+
+  /** Drops the codec preferences of every video transceiver sending to `to`, negotiating nothing; how many. */
+  clearCodecPreferences(to: PoolPage): Promise<number> {
+    return this.page.evaluate((peer) => window.poolHarness.clearCodecPreferences(peer), to.id);
+  }
+
+  /** Prefers `mimeType` on every video transceiver sending to `to` and asks for a negotiation; how many it changed. */
+  preferCodec(to: PoolPage, mimeType: string): Promise<number> {
+    return this.page.evaluate(({ peer, mimeType }) => window.poolHarness.preferCodec(peer, mimeType), {
+      peer: to.id,
+      mimeType,
+    });
   }
 
   sample(from: PoolPage): Promise<MediaSample> {

@@ -47,6 +47,15 @@ export interface PoolPeerStatus {
   tracks: { audio: number; video: number };
   /** Transceivers with a negotiated mid, and how many of them send. */
   transceivers: { negotiated: number; sending: number; total: number };
+  /** `negotiationneeded` events the browser fired on this connection. */
+  nativeNegotiationNeeded: number;
+}
+
+/** The video codecs a browser can send and receive (RTCRtpSender/RTCRtpReceiver.getCapabilities), as mime types. */
+export interface VideoCodecs {
+  /** Media codecs only (no `rtx`, `red`, `ulpfec`, `flexfec`), each once, in the browser's order. */
+  send: string[];
+  receive: string[];
 }
 
 export interface PoolStatus {
@@ -86,6 +95,7 @@ interface Remote {
   messages: string[];
   tracks: { audio: number; video: number };
   video: HTMLVideoElement | null;
+  nativeNegotiationNeeded: number;
 }
 
 const canvas = document.createElement('canvas');
@@ -149,8 +159,13 @@ class Endpoint {
         messages: [],
         tracks: { audio: 0, video: 0 },
         video: null,
+        nativeNegotiationNeeded: 0,
       };
       this.remotes.set(connection.id, remote);
+      // Counted to tell whether the browser asks for a negotiation by itself.
+      connection.peerConnection.addEventListener('negotiationneeded', () => {
+        remote.nativeNegotiationNeeded += 1;
+      });
       if (openOnPeer) {
         const label = `from-${this.name}`;
         const own = connection.dataChannel(label, undefined, true);
@@ -251,7 +266,27 @@ function peerStatus(id: string, remote: Remote): PoolPeerStatus {
       sending: transceivers.filter(({ currentDirection }) => currentDirection?.startsWith('send')).length,
       total: transceivers.length,
     },
+    nativeNegotiationNeeded: remote.nativeNegotiationNeeded,
   };
+}
+
+/** Not codecs of their own: retransmission, redundancy and forward error correction. */
+const isMediaCodec = (mimeType: string) => !/\/(rtx|red|ulpfec|flexfec-03)$/i.test(mimeType);
+const sameCodec = (one: string, other: string) => one.toLowerCase() === other.toLowerCase();
+
+/** The transceivers that send video on `pc` (not stopped). */
+const videoSenders = (pc: RTCPeerConnection) =>
+  pc
+    .getTransceivers()
+    .filter(({ sender, currentDirection }) => currentDirection !== 'stopped' && sender.track?.kind === 'video');
+
+/** Each media codec's mime type once, in the order of `capabilities`. */
+function mediaCodecs(capabilities: RTCRtpCapabilities | null): string[] {
+  const found: string[] = [];
+  for (const { mimeType } of capabilities?.codecs ?? []) {
+    if (isMediaCodec(mimeType) && !found.some((known) => sameCodec(known, mimeType))) found.push(mimeType);
+  }
+  return found;
 }
 
 function brightest(video: HTMLVideoElement | null): number {
@@ -340,6 +375,69 @@ const poolHarness = {
   },
   restartIce(): void {
     for (const { connection } of current().remotes.values()) connection.restartIce();
+  },
+  /** The video codecs this browser can send and receive. */
+  videoCodecs(): VideoCodecs {
+    return {
+      send: mediaCodecs(RTCRtpSender.getCapabilities('video')),
+      receive: mediaCodecs(RTCRtpReceiver.getCapabilities('video')),
+    };
+  },
+  /** The codec (mime type, `none` before one is known) of each inbound video stream from `peerId`, as getStats has it. */
+  async inboundVideoCodecs(peerId: string): Promise<string[]> {
+    const stats = await remoteOf(peerId).connection.getStats();
+    const codecs: string[] = [];
+    for (const report of stats.values()) {
+      if (report.type === 'inbound-rtp' && report.kind === 'video') {
+        codecs.push(String(stats.get(report.codecId)?.mimeType ?? 'none'));
+      }
+    }
+    return codecs;
+  },
+  /**
+   * The first codec of each video section the peer's current description
+   * negotiates for our video transceivers toward `peerId` (`connection.remoteMedia`):
+   * after our offer, the peer's answer, whose first codec is the one we send with.
+   */
+  answeredVideoCodecs(peerId: string): string[] {
+    const { connection } = remoteOf(peerId);
+    const sections = connection.remoteMedia;
+    return videoSenders(connection.peerConnection).map(({ mid }) => {
+      const [first] = sections.find((section) => section.mid === mid)?.codecs ?? [];
+      return first ? `video/${first.split('/')[0]}` : 'none';
+    });
+  },
+  /**
+   * Drops the codec preferences of our video transceivers toward `peerId`
+   * (`setCodecPreferences([])`: the browser's defaults again), without asking
+   * for a negotiation. A preference orders what this side receives: as the
+   * answerer, its own preferences order the answer, so a side that is to
+   * follow the peer's new preference clears its own first.
+   */
+  clearCodecPreferences(peerId: string): number {
+    const transceivers = videoSenders(remoteOf(peerId).connection.peerConnection);
+    for (const transceiver of transceivers) transceiver.setCodecPreferences([]);
+    return transceivers.length;
+  },
+  /**
+   * Puts `mimeType` first in the codec preferences of every video
+   * transceiver that sends to `peerId` (the rest of the receiver
+   * capabilities follow in their order: setCodecPreferences takes only
+   * those), then asks for a negotiation with `connection.negotiate()`: no
+   * browser fires `negotiationneeded` for it. Returns how many transceivers
+   * it changed; what the browser refuses is thrown.
+   */
+  preferCodec(peerId: string, mimeType: string): number {
+    const { connection } = remoteOf(peerId);
+    const pc = connection.peerConnection;
+    const all = RTCRtpReceiver.getCapabilities('video')?.codecs ?? [];
+    const preferred = all.filter((codec) => sameCodec(codec.mimeType, mimeType));
+    if (preferred.length === 0) throw new Error(`${mimeType} is not among this browser's receive codecs`);
+    const order = [...preferred, ...all.filter((codec) => !sameCodec(codec.mimeType, mimeType))];
+    const sending = videoSenders(pc);
+    for (const transceiver of sending) transceiver.setCodecPreferences(order);
+    connection.negotiate();
+    return sending.length;
   },
   async sample(peerId: string): Promise<MediaSample> {
     const remote = remoteOf(peerId);

@@ -16,13 +16,20 @@ export const FIREFOX_PATH = '/usr/bin/firefox-esr';
 /**
  * Fake camera and microphone without a prompt, host candidates on loopback,
  * with their real addresses rather than mDNS names (as Chromium's
- * `--disable-features=WebRtcHideLocalIpsWithMdns`).
+ * `--disable-features=WebRtcHideLocalIpsWithMdns`). Timers in background
+ * tabs run as in the foreground: every page but one is a background tab
+ * here, and Firefox would clamp their timers to a second (the mesh
+ * benchmark's scheduled joins came ~860 ms late); Playwright's Chromium
+ * launches with `--disable-background-timer-throttling` for the same reason.
  */
 export const FIREFOX_PREFS: Record<string, boolean | number | string> = {
   'media.navigator.streams.fake': true,
   'media.navigator.permission.disabled': true,
   'media.peerconnection.ice.loopback': true,
   'media.peerconnection.ice.obfuscate_host_addresses': false,
+  'dom.min_background_timeout_value': 4,
+  'dom.min_background_timeout_value_without_budget_throttling': 4,
+  'dom.timeout.enable_budget_timer_throttling': false,
 };
 
 export async function launchFirefox(extraPrefs: Record<string, boolean | number | string> = {}): Promise<Browser> {
