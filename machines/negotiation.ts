@@ -548,7 +548,8 @@ export const negotiationMachine = negotiation
         entry: 'replayDeferredSignals',
         on: {
           'signal.description': [
-            { guard: 'isAnswer', target: 'acceptingAnswer' },
+            // The answer ends the ignored offer's trickle: what follows belongs to the answer.
+            { guard: 'isAnswer', target: 'acceptingAnswer', actions: assign({ ignoreOffer: false }) },
             { guard: 'shouldIgnoreOffer', actions: assign({ ignoreOffer: true }) },
             // Polite side of a collision: yield, then take the remote offer.
             {
@@ -562,6 +563,10 @@ export const negotiationMachine = negotiation
             },
           ],
           'signal.candidate': [
+            // Trickle of the offer we ignored: dropped, never queued. Firefox answers a collision with the
+            // credentials of the offer it rolled back but new sockets, so these candidates would seem to fit the
+            // answer and pull ICE onto a path that carries no DTLS.
+            { guard: 'isIgnoringOffer' },
             {
               guard: 'hasRemoteDescription',
               actions: { type: 'addIceCandidates', params: ({ event }) => ({ candidates: [event.candidate] }) },

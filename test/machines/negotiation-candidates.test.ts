@@ -43,6 +43,8 @@ class ScriptedConnection extends EventTarget implements PeerConnectionLike {
   remoteDescription: { type: string; sdp: string } | null = null;
   /** `ufrag of the candidate -> ufrag of the remote description` for every addIceCandidate. */
   readonly added: string[] = [];
+  /** The port of every candidate added (end-of-candidates is not one). */
+  readonly addedPorts: number[] = [];
   /** Called inside createOffer, before it resolves. */
   duringOffer: () => void = () => undefined;
   offerUfrag = 'aaaa';
@@ -66,9 +68,10 @@ class ScriptedConnection extends EventTarget implements PeerConnectionLike {
     this.remoteDescription = description;
     this.signalingState = description.type === 'offer' ? 'have-remote-offer' : 'stable';
   }
-  async addIceCandidate(added?: { usernameFragment?: string | null }) {
+  async addIceCandidate(added?: { candidate?: string; usernameFragment?: string | null }) {
     const remote = /a=ice-ufrag:(\S+)/.exec(this.remoteDescription?.sdp ?? '')?.[1];
     this.added.push(`${added?.usernameFragment} -> ${remote}`);
+    if (added?.candidate) this.addedPorts.push(Number(added.candidate.split(' ')[5]));
   }
   gather(ufrag: string, port: number) {
     this.dispatchEvent(Object.assign(new Event('icecandidate'), { candidate: candidate(ufrag, port) }));
@@ -116,4 +119,22 @@ test('a candidate of an ignored offer never reaches the connection, not even aft
   actor.send({ type: 'signal.candidate', candidate: candidate('cccc', 5002) });
   await until(() => actor.getSnapshot().matches({ stable: 'idle' }) && pc.added.length > 0, 'the answer applied');
   expect(pc.added).toEqual(['cccc -> cccc']);
+});
+
+test("an ignored offer's candidates are dropped even when the answer reuses its ICE credentials (Firefox)", async () => {
+  const pc = new ScriptedConnection();
+  const actor = createNegotiationActor({ pc, polite: false, send: () => undefined });
+  actors.push(actor);
+  pc.dispatchEvent(new Event('negotiationneeded'));
+  await until(() => actor.getSnapshot().matches('haveLocalOffer'), 'our offer out');
+  // Glare with a Firefox polite side: its offer and the candidates gathered for it (ufrag bbbb, port 5000) ...
+  actor.send({ type: 'signal.description', description: { type: 'offer', sdp: sdp('bbbb') } });
+  actor.send({ type: 'signal.candidate', candidate: candidate('bbbb', 5000) });
+  actor.send({ type: 'signal.candidate', candidate: null });
+  // ... then, rolled back, it answers with the same credentials but gathers again on new sockets (port 5002).
+  actor.send({ type: 'signal.description', description: { type: 'answer', sdp: sdp('bbbb', 'active') } });
+  actor.send({ type: 'signal.candidate', candidate: candidate('bbbb', 5002) });
+  await until(() => actor.getSnapshot().matches({ stable: 'idle' }) && pc.added.length > 0, 'the answer applied');
+  // Only the answer's candidate: the rolled-back offer's socket answers STUN but carries no DTLS.
+  expect(pc.addedPorts).toEqual([5002]);
 });
