@@ -17,6 +17,7 @@ import type { IceServer, ServerMessage } from './protocol/messages.js';
 /** An ICE server entry as a stack reports it back (`getConfiguration()`). */
 interface IceServerEntry {
   urls?: string | readonly string[];
+  username?: string;
 }
 
 /** What this file needs of a peer connection, beyond its events. */
@@ -40,6 +41,15 @@ const iceServersOf = (configuration: unknown): IceServerEntry[] => {
   const list = (configuration as { iceServers?: unknown } | null | undefined)?.iceServers;
   return Array.isArray(list) ? list : [];
 };
+
+/** The username `pc` uses with `url` now, where the stack tells: new credentials make a new problem. */
+function usernameFor(pc: ConfigurablePeerConnection, url: string): string {
+  if (typeof pc.getConfiguration !== 'function') return '';
+  const entry = iceServersOf(pc.getConfiguration()).find(({ urls }) =>
+    typeof urls === 'string' ? urls === url : (urls ?? []).includes(url),
+  );
+  return entry?.username ?? '';
+}
 
 /** The TURN URLs among `servers`. */
 function turnUrls(servers: readonly IceServerEntry[]): string[] {
@@ -127,18 +137,21 @@ export interface IceServerWatch {
   timeoutMs: number;
   /** The TURN URLs the connection uses now. */
   turnUrls: () => string[];
-  /** Called with each problem, once per URL and code per gathering. */
+  /** Called with each problem: an error once per URL, code and credential; no relay candidate once per generation. */
   report: (message: string) => void;
 }
 
 /**
  * Watches one connection's ICE generations (the first, one more per ICE
  * restart: told apart by the local ufrag) for TURN servers that cannot be
- * used, and reports each once per generation:
+ * used, and reports:
  *
  * - an `icecandidateerror` with a STUN error code (300-699: 401 for a wrong
  *   or expired credential, 403 forbidden, 486 quota, 508 capacity, ...), at
- *   once, with its URL and the stack's text;
+ *   once, with its URL and the stack's text; once per URL, code and
+ *   credential for the connection's life, since a collision's rolled-back
+ *   offer and the answer after it are two generations that meet the same
+ *   refusal, and only new credentials (a resume) make it news again;
  * - no relay candidate although the connection has TURN servers, when the
  *   gathering ends or `timeoutMs` has passed (an unreachable server: the
  *   stacks report 701 only after about 40 s, and werift reports nothing),
@@ -150,6 +163,8 @@ export interface IceServerWatch {
  */
 export function watchIceServers(pc: ConfigurablePeerConnection, watch: IceServerWatch): () => void {
   let round: Round | undefined;
+  /** `url code username` of every error reported on this connection. */
+  const reportedErrors = new Set<string>();
   const conclude = (current: Round, why: string) => {
     clearTimeout(current.timer);
     // A timer may come due between the pool closing the connection and the watch ending.
@@ -226,8 +241,12 @@ export function watchIceServers(pc: ConfigurablePeerConnection, watch: IceServer
     const text = `${code} ${typeof errorText === 'string' ? errorText.replace(/\.$/, '') : ''}`;
     if (code >= 700) {
       if (isTurnUrl(server)) current.silent = `${text} (${server})`;
-    } else if (code >= 300 && !current.reported.has(`${server} ${code}`)) {
+    } else if (code >= 300) {
+      // Marked in the round even when not reported again: the round then has its explanation.
       current.reported.add(`${server} ${code}`);
+      const key = `${server} ${code} ${usernameFor(pc, server)}`;
+      if (reportedErrors.has(key)) return;
+      reportedErrors.add(key);
       const hint = code === 401 || code === 441 ? ': a wrong or expired TURN credential' : '';
       watch.report(`connection to ${watch.peerId}: ICE server ${server} answered ${text}${hint}`);
     }

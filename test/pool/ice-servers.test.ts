@@ -194,8 +194,8 @@ describe('a TURN server that cannot be used is an ice-server-error naming the co
   const host = 'candidate:2 1 udp 2122260223 192.0.2.2 40000 typ host generation 0';
   const candidate = (line: string) => ({ candidate: { candidate: line, sdpMid: '0' } });
 
-  test('an icecandidateerror with a STUN error code (401), once per URL and code per gathering', async () => {
-    const { join, errors, pool } = start({});
+  test('an icecandidateerror with a STUN error code (401), once per URL, code and credential', async () => {
+    const { join, errors, pool, messages } = start({});
     await join(['ada'], [minted('1:me')]);
     const [pc] = made();
     pc?.fire('icegatheringstatechange', { state: 'gathering' });
@@ -213,7 +213,17 @@ describe('a TURN server that cannot be used is an ice-server-error naming the co
         pool.getConnection('ada'),
       ],
     ]);
-    // An ICE restart gathers again: a new round, reported again.
+    // Another generation (a collision's answer after the rolled-back offer, or an ICE restart) with the same
+    // credential meets the same refusal: not news, and no "no relay candidate" either (the round has its reason).
+    if (pc) pc.ufrag = 'second';
+    pc?.fire('icegatheringstatechange', { state: 'gathering' });
+    pc?.fire('icecandidateerror', { errorCode: 401, errorText: 'Unauthorized.', url: TURN });
+    pc?.fire('icegatheringstatechange', { state: 'complete' });
+    pc?.fire('icecandidate', { candidate: null });
+    expect(errors).toHaveLength(1);
+    // A resume brings a new credential: refused too, that is news.
+    messages.next({ type: 'rtc:resumed', data: { client_id: 'me', received: 0, ice_servers: [minted('2:me')] } });
+    if (pc) pc.ufrag = 'third';
     pc?.fire('icegatheringstatechange', { state: 'gathering' });
     pc?.fire('icecandidateerror', { errorCode: 401, errorText: 'Unauthorized.', url: TURN });
     expect(errors).toHaveLength(2);
