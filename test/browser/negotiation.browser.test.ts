@@ -135,6 +135,8 @@ async function oneSidedRestart(restarter: PeerHandle, other: PeerHandle): Promis
   const pair = [restarter, other];
   const before = await statusOf(pair);
   await command([restarter], 'restartIce');
+  // Chromium's restart answered by Firefox: Firefox's new ICE session may stay in checking (the defect above).
+  const iceComesBack = !restartBreaksPath(restarter, other);
   const after = await waitFor(
     pair,
     (s) =>
@@ -142,10 +144,10 @@ async function oneSidedRestart(restarter: PeerHandle, other: PeerHandle): Promis
         (status, i) =>
           status.settled &&
           status.localUfrag !== before[i]?.localUfrag &&
-          iceConnected(status) &&
+          (iceConnected(status) || !iceComesBack) &&
           (status.connectionState === 'connected' || crossBrowser(restarter, other)),
       ),
-    `${restarter.name}'s restart: new ICE credentials on both sides, ICE connected${crossBrowser(restarter, other) ? '' : ', connected'}`,
+    `${restarter.name}'s restart: new ICE credentials on both sides${iceComesBack ? ', ICE connected' : ''}${crossBrowser(restarter, other) ? '' : ', connected'}`,
   );
   return { restarter: sentSince(after[0], before[0]), other: sentSince(after[1], before[1]) };
 }
@@ -193,11 +195,16 @@ async function glareThenIceRestart(a: PeerHandle, b: PeerHandle): Promise<Scenar
     'both sides to offer an ICE restart',
   );
   await command(both, 'release');
+  // The impolite side's restart offer is the one answered; Chromium's, answered by Firefox, may leave Firefox's ICE checking.
+  const iceComesBack = !restartBreaksPath(impolite, polite);
   const restarted = await waitFor(
     both,
     (s) =>
-      s.every((status, i) => status.settled && status.localUfrag !== before[i]?.localUfrag && iceConnected(status)),
-    'new ICE credentials on both sides, ICE connected on them',
+      s.every(
+        (status, i) =>
+          status.settled && status.localUfrag !== before[i]?.localUfrag && (iceConnected(status) || !iceComesBack),
+      ),
+    `new ICE credentials on both sides${iceComesBack ? ', ICE connected on them' : ''}`,
   );
   const restartMs = performance.now() - restartStarted;
 
