@@ -27,6 +27,8 @@ export interface PeerStatus {
   connectionState: RTCPeerConnectionState;
   /** Every ICE connection state the connection reported, in order. */
   iceStates: RTCIceConnectionState[];
+  /** Every connection state the connection reported, in order. */
+  connectionStates: RTCPeerConnectionState[];
   localUfrag: string | null;
   /** What getStats says about the ICE transport. */
   transport: TransportStatus;
@@ -94,6 +96,7 @@ class Peer {
   readonly pipe: HoldablePipe;
   readonly sent = { offers: 0, answers: 0, candidates: 0 };
   readonly iceStates: RTCIceConnectionState[] = [];
+  readonly connectionStates: RTCPeerConnectionState[] = [];
   readonly hostAddresses: string[] = [];
   readonly received: string[] = [];
   readonly errors: string[] = [];
@@ -114,6 +117,10 @@ class Peer {
     this.pc.addEventListener('iceconnectionstatechange', () => {
       this.iceStates.push(this.pc.iceConnectionState);
       this.log.push(`ice ${this.pc.iceConnectionState}`);
+    });
+    this.pc.addEventListener('connectionstatechange', () => {
+      this.connectionStates.push(this.pc.connectionState);
+      this.log.push(`connection ${this.pc.connectionState}`);
     });
     this.pc.addEventListener('signalingstatechange', () => this.log.push(`signaling ${this.pc.signalingState}`));
     this.pc.addEventListener('negotiationneeded', () => this.log.push('negotiationneeded'));
@@ -166,6 +173,7 @@ class Peer {
       iceConnectionState: this.pc.iceConnectionState,
       connectionState: this.pc.connectionState,
       iceStates: [...this.iceStates],
+      connectionStates: [...this.connectionStates],
       localUfrag: ufragOf(this.pc.localDescription?.sdp),
       transport: await this.transport(),
       sent: { ...this.sent },
