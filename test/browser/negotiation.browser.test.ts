@@ -291,14 +291,22 @@ function expectCleanRun(report: ScenarioReport, pageErrors: string[]): void {
     expect(glare).toEqual(polite ? yielding : winning);
     expect(restart).toEqual(polite ? yielding : winning);
   }
-  // A restart on one side alone: exactly its offer and the other's answer, whichever side (and browser) offers;
-  // where the browsers' defect failed the other side's connection, exactly one restart of its own on top.
+  // A restart on one side alone: exactly its offer and the other's answer, whichever side (and browser) offers.
+  // Between Chromium and Firefox a connection sometimes fails around a restart (the browsers' defects in
+  // docs/negotiation.md); its machine may then restart ICE once more (unless a restart is already underway):
+  // there, at most one more offer per failed side, each answered.
   for (const { restarter, other, otherFailed, restarterFailed } of report.oneSided) {
-    const [ownRestarts, theirRestarts] = [Number(restarterFailed), Number(otherFailed)];
-    expect({ restarter, other }).toEqual({
-      restarter: { offers: 1 + ownRestarts, answers: theirRestarts },
-      other: { offers: theirRestarts, answers: 1 + ownRestarts },
-    });
+    if (!otherFailed && !restarterFailed) {
+      expect({ restarter, other }).toEqual({
+        restarter: { offers: 1, answers: 0 },
+        other: { offers: 0, answers: 1 },
+      });
+      continue;
+    }
+    expect(restarter.offers).toBeGreaterThanOrEqual(1);
+    expect(restarter.offers).toBeLessThanOrEqual(1 + Number(restarterFailed));
+    expect(other.offers).toBeLessThanOrEqual(Number(otherFailed));
+    expect(restarter.answers + other.answers).toBe(restarter.offers + other.offers);
   }
   const failures = report.oneSided.flatMap(({ otherFailed, restarterFailed }) => [otherFailed, restarterFailed]);
   if (!report.crossBrowser) expect(failures).toEqual([false, false, false, false]);
