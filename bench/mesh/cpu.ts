@@ -1,16 +1,19 @@
 /**
- * CPU time Chromium spends, all its processes together (browser, renderers,
- * GPU, network service), read from Linux's per-thread scheduler statistics.
+ * CPU time the browsers spend, all their processes together (Chromium's
+ * browser, renderers, GPU and network service; Firefox's parent, content,
+ * socket and GPU processes), read from Linux's per-thread scheduler
+ * statistics.
  *
  * Wall time on a shared two-core machine stretches with whatever else runs;
  * CPU time barely does, so it is the steadier measure of how much work an
- * implementation makes the browser do. The processes come from the
- * DevTools protocol (`SystemInfo.getProcessInfo`), so new renderers of every
- * round are counted; the numbers come from `/proc/<pid>/task/<tid>/schedstat`
- * (nanoseconds on the CPU). Elsewhere than Linux the meter reads NaN.
+ * implementation makes the browser do. The processes come from each browser
+ * (`DriverBrowser.processIds`: the DevTools protocol for Chromium, the
+ * process tree for Firefox), so new renderers of every round are counted;
+ * the numbers come from `/proc/<pid>/task/<tid>/schedstat` (nanoseconds on
+ * the CPU). Elsewhere than Linux the meter reads NaN.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Browser, CDPSession } from 'playwright-core';
+import type { DriverBrowser } from '../../test/support/browser-driver.js';
 
 /** Milliseconds one process's threads have spent on a CPU so far (0 if it is gone). */
 function processCpuMs(pid: number): number {
@@ -28,20 +31,21 @@ function processCpuMs(pid: number): number {
 
 export interface CpuMeter {
   /**
-   * Starts a measurement; the function it returns gives Chromium's CPU time
-   * since, ms. Only processes alive at the end count (a renderer of the last
-   * round that exits meanwhile must not subtract its whole life); new ones
-   * count in full.
+   * Starts a measurement; the function it returns gives the browsers' CPU
+   * time since, ms. Only processes alive at the end count (a renderer of the
+   * last round that exits meanwhile must not subtract its whole life); new
+   * ones count in full.
    */
   start(): Promise<() => Promise<number>>;
 }
 
-export async function cpuMeter(browser: Browser): Promise<CpuMeter> {
+/** One meter over every process of `browsers` (each browser counted once). */
+export function cpuMeter(browsers: readonly DriverBrowser[]): CpuMeter {
   if (process.platform !== 'linux') return { start: async () => async () => Number.NaN };
-  const session: CDPSession = await browser.newBrowserCDPSession();
+  const unique = [...new Set(browsers)];
   const sample = async (): Promise<Map<number, number>> => {
-    const { processInfo } = (await session.send('SystemInfo.getProcessInfo')) as { processInfo: { id: number }[] };
-    return new Map(processInfo.map(({ id }) => [id, processCpuMs(id)]));
+    const ids = (await Promise.all(unique.map((browser) => browser.processIds()))).flat();
+    return new Map(ids.map((id) => [id, processCpuMs(id)]));
   };
   return {
     async start() {

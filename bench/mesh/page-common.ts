@@ -60,6 +60,8 @@ export interface Negotiator {
   ready: Promise<void>;
   /** Sends `rtc:join` for `pool` now, and reports through `report` from then on. */
   join(pool: string, report: Report): void;
+  /** What each connection holds, for a round that timed out (JSON-friendly). */
+  debug?(): Record<string, string>;
 }
 
 /** `window.meshBench`, driven by bench/mesh/round.ts through `page.evaluate`. */
@@ -69,6 +71,8 @@ export interface MeshBench {
   run(request: RunRequest): Promise<PageResult>;
   /** The result so far, for a round that timed out. */
   partial(): PageResult | null;
+  /** The negotiator's account of each connection, for a round that timed out. */
+  debug(): Record<string, string>;
 }
 
 declare global {
@@ -93,6 +97,7 @@ export function expose(negotiator: Negotiator): void {
     ready: () => negotiator.ready,
     now,
     partial: () => current,
+    debug: () => negotiator.debug?.() ?? {},
     run: (request) =>
       new Promise((resolve) => {
         const result: PageResult = {

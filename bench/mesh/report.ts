@@ -16,10 +16,10 @@ export const TARGETS = {
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 const cell = (text: string, width: number) => text.padStart(width);
 
-export function printTable(summaries: Summary[]): void {
+export function printTable(setup: string, summaries: Summary[]): void {
   console.log('');
-  console.log('mesh: scheduled join → every pair has an open channel in every page; cpu: Chromium’s CPU time');
-  console.log('meanwhile, all processes (medians over rounds; the rounds’ mesh times on the right)');
+  console.log(`${setup}: mesh: scheduled join → every pair has an open channel in every page; cpu: the browsers’`);
+  console.log('CPU time meanwhile, all processes (medians over rounds; the rounds’ mesh times on the right)');
   console.log(
     `${'N'.padStart(2)}  ${'impl'.padEnd(8)}${cell('mesh', 9)}${cell('cpu', 10)}${cell('sdp/pair', 10)}${cell('cand/pair', 11)}` +
       `${cell('collided', 10)}   rounds (ms)`,
@@ -33,9 +33,9 @@ export function printTable(summaries: Summary[]): void {
   }
 }
 
-export function printPhases(summaries: Summary[]): void {
+export function printPhases(setup: string, summaries: Summary[]): void {
   console.log('');
-  console.log('where a pair’s time goes (median over every pair of every round; page clocks):');
+  console.log(`${setup}: where a pair’s time goes (median over every pair of every round; page clocks):`);
   console.log(
     `${'N'.padStart(2)}  ${'impl'.padEnd(8)}${cell('join→offer', 12)}${cell('offer→answer', 14)}` +
       `${cell('answer→open', 13)}${cell('join late', 11)}`,
@@ -55,10 +55,10 @@ export interface Verdict {
 }
 
 /** Prints the ratio per size and each target met or missed; returns the targets' verdicts. */
-export function printTargets(summaries: Summary[], sdpPerPairByRound: Map<number, number[]>): Verdict[] {
+export function printTargets(setup: string, summaries: Summary[], sdpPerPairByRound: Map<number, number[]>): Verdict[] {
   const verdicts: Verdict[] = [];
   console.log('');
-  console.log('ratio rtcpool/floor (medians):');
+  console.log(`${setup}: ratio rtcpool/floor (medians):`);
   for (const size of new Set(summaries.map((s) => s.size))) {
     const rtcpool = summaries.find((s) => s.size === size && s.implementation === 'rtcpool');
     const floor = summaries.find((s) => s.size === size && s.implementation === 'floor');

@@ -1,10 +1,12 @@
 /**
  * One round: N fresh pages of one implementation, each in its own browser
- * context (its own profile, its own renderer), joined to a fresh pool at one
- * scheduled moment; it ends when every page has an open channel to every
- * other and the server has been quiet for a while.
+ * context (its own profile; in Chromium its own renderer), joined to a fresh
+ * pool at one scheduled moment; it ends when every page has an open channel
+ * to every other and the server has been quiet for a while. Page i runs in
+ * `browsers[i % browsers.length]`: one browser, or Chromium and Firefox in
+ * turn for a mixed pool.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { DriverBrowser, DriverPage } from '../../test/support/browser-driver.js';
 import type { CpuMeter } from './cpu.js';
 import type { PageResult, RunRequest } from './page-common.js';
 import { type BenchServer, now } from './server.js';
@@ -26,6 +28,8 @@ export interface RoundOptions {
   name: string;
   /** rtcpool only: which side opens the `bench` channel (see rtcpool-page.ts). */
   open: 'every' | 'newer';
+  /** rtcpool only: the pages log every signalling and connection event, shown if a round times out. */
+  trace: boolean;
 }
 
 export interface RoundResult {
@@ -33,7 +37,7 @@ export interface RoundResult {
   size: number;
   /** From the scheduled join to the last channel open in the last page, ms. */
   meshMs: number;
-  /** CPU time of every Chromium process from just before the join until the round ends, ms. */
+  /** CPU time of every browser process from just before the join until the round ends, ms. */
   cpuMs: number;
   /** How late the latest page actually sent `rtc:join`, ms after the scheduled moment. */
   joinLatenessMs: number;
@@ -49,34 +53,43 @@ export interface RoundResult {
 }
 
 /** How far a page's clock is from Node's, ms, measured over one `page.evaluate` round trip. */
-export async function clockOffset(page: Page): Promise<number> {
+export async function clockOffset(page: DriverPage): Promise<number> {
   const before = now();
   const there = await page.evaluate(() => window.meshBench.now());
   const after = now();
   return there - (before + after) / 2;
 }
 
-async function openPage(context: BrowserContext, url: string, errors: string[]): Promise<Page> {
-  const page = await context.newPage();
-  page.on('pageerror', (error) => errors.push(`page error: ${error.message}`));
+async function openPage(browser: DriverBrowser, url: string): Promise<DriverPage> {
+  const page = await browser.newPage();
   await page.goto(url);
-  await page.waitForFunction(() => window.meshBench !== undefined);
+  await page.waitForFunction(() => window.meshBench !== undefined, undefined);
   await page.evaluate(() => window.meshBench.ready());
   return page;
 }
 
 /** Every page's result, or, past the timeout, an error that says how far each page got. */
-async function runPages(pages: Page[], request: RunRequest): Promise<PageResult[]> {
+async function runPages(pages: DriverPage[], request: RunRequest): Promise<PageResult[]> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(async () => {
       const partial = await Promise.all(pages.map((page) => page.evaluate(() => window.meshBench.partial())));
+      const debug = await Promise.all(pages.map((page) => page.evaluate(() => window.meshBench.debug())));
       const progress = partial.map((result) => Object.keys(result?.openAt ?? {}).length);
       const errors = partial.flatMap((result) => result?.errors ?? []);
+      // Each page that is missing a channel: its id, engine, and what each of its connections holds.
+      const stuck = partial.flatMap((result, i) =>
+        Object.keys(result?.openAt ?? {}).length < request.peers
+          ? [
+              `page ${i} (${pages[i]?.engine}) ${result?.id}: ${JSON.stringify(debug[i])}; marks ` +
+                (result?.marks ?? []).map(({ what, peer }) => `${what}@${peer.slice(0, 8)}`).join(' '),
+            ]
+          : [],
+      );
       reject(
         new Error(
           `pool ${request.pool} not meshed after ${MESH_TIMEOUT_MS} ms: channels open per page ${progress.join(', ')} ` +
-            `of ${request.peers}; errors: ${errors.join('; ') || 'none'}`,
+            `of ${request.peers}; errors: ${errors.join('; ') || 'none'}\n${stuck.join('\n')}`,
         ),
       );
     }, MESH_TIMEOUT_MS);
@@ -92,19 +105,24 @@ async function runPages(pages: Page[], request: RunRequest): Promise<PageResult[
 }
 
 export async function runRound(
-  browser: Browser,
+  browsers: readonly DriverBrowser[],
   server: BenchServer,
   cpu: CpuMeter,
   options: RoundOptions,
 ): Promise<RoundResult> {
   const { implementation, size, name } = options;
-  const query = implementation === 'rtcpool' ? `?open=${options.open}` : '';
+  const query = implementation === 'rtcpool' ? `?open=${options.open}${options.trace ? '&trace=1' : ''}` : '';
   const url = `${server.url}/${implementation}.html${query}`;
-  const errors: string[] = [];
-  const contexts = await Promise.all(Array.from({ length: size }, () => browser.newContext()));
   const log = server.watch(name);
+  const opened: DriverPage[] = [];
   try {
-    const pages = await Promise.all(contexts.map((context) => openPage(context, url, errors)));
+    const pages = await Promise.all(
+      Array.from({ length: size }, async (_, i) => {
+        const page = await openPage(browsers[i % browsers.length] as DriverBrowser, url);
+        opened.push(page);
+        return page;
+      }),
+    );
     const cpuSince = await cpu.start();
     const at = now() + START_LEAD_MS;
     const results = await runPages(pages, { pool: name, peers: size - 1, at });
@@ -121,10 +139,13 @@ export async function runRound(
       candidates: log.candidates,
       pages: results,
       at,
-      errors: [...errors, ...results.flatMap((result) => result.errors)],
+      errors: [
+        ...pages.flatMap((page) => page.errors.map((error) => `page error: ${error}`)),
+        ...results.flatMap((result) => result.errors),
+      ],
     };
   } finally {
     log.stop();
-    await Promise.all(contexts.map((context) => context.close()));
+    await Promise.all(opened.map((page) => page.close()));
   }
 }

@@ -24,16 +24,40 @@ import { type ClientMessage, Pool, Signalling, type SignallingChannel } from '..
 import { expose, type Report, signallingUrl, whenOpen } from './page-common.js';
 
 const CHANNEL = 'bench';
-const openMode = new URLSearchParams(location.search).get('open') === 'newer' ? 'newer' : 'every';
+const query = new URLSearchParams(location.search);
+const openMode = query.get('open') === 'newer' ? 'newer' : 'every';
+/** `?trace=1` (`--trace`): keep a per-peer log of signalling and connection events for `debug`; off when timed. */
+const tracing = query.get('trace') === '1';
 
 const socket = new WebSocket(signallingUrl());
 const signalling = new Signalling.websocket(socket);
 /** Set when the round starts; nothing is reported before. */
 let report: Report = { joined: () => undefined, mark: () => undefined, fail: () => undefined };
 
+/** Per peer, what crossed the signalling channel and what its connection did, for `debug` (with `?trace=1`). */
+const trace = new Map<string, string[]>();
+const started = performance.now();
+const note = (peer: string, what: string) => {
+  if (!tracing) return;
+  const lines = trace.get(peer) ?? [];
+  lines.push(`${Math.round(performance.now() - started)} ${what}`);
+  trace.set(peer, lines);
+};
+const ufragOf = (sdp: string) => /a=ice-ufrag:(\S+)/.exec(sdp)?.[1] ?? '-';
+
 // Subscribed before the pool is, so an arriving description is marked before the pool acts on it.
 signalling.messages.subscribe((message) => {
-  if (message.type === 'rtc:sdp') report.mark(`${message.data.description.type}-received`, message.data.peer);
+  if (message.type === 'rtc:sdp') {
+    report.mark(`${message.data.description.type}-received`, message.data.peer);
+    note(message.data.peer, `in ${message.data.description.type} ${ufragOf(message.data.description.sdp)}`);
+  }
+  if (message.type === 'rtc:candidate') {
+    const { candidate } = message.data;
+    note(
+      message.data.from,
+      `in cand ${candidate === null ? 'null' : `${candidate.usernameFragment} ${candidate.candidate.split(' ').slice(4, 6).join(':') || 'end'}`}`,
+    );
+  }
 });
 
 /** The signalling channel as the pool sees it, with outgoing descriptions marked on the way out. */
@@ -41,7 +65,17 @@ const channel: SignallingChannel = {
   messages: signalling.messages,
   errors: signalling.errors,
   send(message: ClientMessage) {
-    if (message.type === 'rtc:sdp') report.mark(`${message.data.description.type}-sent`, message.data.to);
+    if (message.type === 'rtc:sdp') {
+      report.mark(`${message.data.description.type}-sent`, message.data.to);
+      note(message.data.to, `out ${message.data.description.type} ${ufragOf(message.data.description.sdp)}`);
+    }
+    if (message.type === 'rtc:candidate') {
+      const { candidate } = message.data;
+      note(
+        message.data.for,
+        `out cand ${candidate === null ? 'null' : `${candidate.usernameFragment} ${candidate.candidate.split(' ').slice(4, 6).join(':') || 'end'}`}`,
+      );
+    }
     signalling.send(message);
   },
   close: () => signalling.close(),
@@ -52,10 +86,31 @@ const pool = new Pool({ iceServers: [] }, channel);
 /** True once `join()` resolved: every `peer` event after that is a newcomer. */
 let joined = false;
 
+/** The data channels each connection has seen: the peer's as they arrive, ours once open; for `debug`. */
+const channelsOf = new Map<string, Set<RTCDataChannel>>();
+const remember = (peer: string, channel: RTCDataChannel) =>
+  channelsOf.set(peer, (channelsOf.get(peer) ?? new Set()).add(channel));
+
 pool.events.onpeer = ({ detail: { connection } }) => {
+  const pc = connection.peerConnection;
+  pc.addEventListener('datachannel', ({ channel }) => remember(connection.id, channel));
+  if (tracing) {
+    pc.addEventListener('signalingstatechange', () => note(connection.id, `signaling ${pc.signalingState}`));
+    pc.addEventListener('iceconnectionstatechange', () => note(connection.id, `ice ${pc.iceConnectionState}`));
+    pc.addEventListener('icegatheringstatechange', () => note(connection.id, `gathering ${pc.iceGatheringState}`));
+    pc.addEventListener('icecandidate', ({ candidate }) =>
+      note(
+        connection.id,
+        `gathered ${candidate ? `${candidate.usernameFragment} ${candidate.address}:${candidate.port}` : 'null'}`,
+      ),
+    );
+  }
   if (openMode === 'newer' && !joined) return; // it was here first: it opens, we wait
   connection.dataChannel(CHANNEL).then(
-    () => report.mark('open', connection.id),
+    (channel) => {
+      remember(connection.id, channel as RTCDataChannel);
+      report.mark('open', connection.id);
+    },
     (error: unknown) => report.fail(String(error)),
   );
 };
@@ -79,4 +134,21 @@ expose({
       (error: unknown) => report.fail(String(error)),
     );
   },
+  debug: () =>
+    Object.fromEntries(
+      pool.connections.map((connection) => {
+        const pc = connection.peerConnection;
+        const channels = [...(channelsOf.get(connection.id) ?? [])].map(
+          ({ label, id, readyState }) => `${label}#${id}:${readyState}`,
+        );
+        return [
+          connection.id,
+          `negotiation ${JSON.stringify(connection.negotiationState)}, signaling ${pc.signalingState}, ` +
+            `connection ${pc.connectionState}, ice ${pc.iceConnectionState}, sctp ${pc.sctp?.state ?? 'none'}, ` +
+            `channels ${channels.join(' ') || 'none'}; local ${pc.localDescription?.type} ` +
+            `${(pc.localDescription?.sdp.match(/^m=/gm) ?? []).length} m, remote ${pc.remoteDescription?.type} ` +
+            `${(pc.remoteDescription?.sdp.match(/^m=/gm) ?? []).length} m; trace: ${(trace.get(connection.id) ?? []).join(' | ')}`,
+        ];
+      }),
+    ),
 });
