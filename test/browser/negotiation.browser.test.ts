@@ -470,6 +470,7 @@ describe.for(PAGE_PAIRS)(
         const report = await diagnosed(`pages-${engineA}-${engineB}-${aPolite}`, [a, b], () =>
           glareThenIceRestart(a, b),
         );
+        relay.close();
         await Promise.all([pageA, pageB].map((page) => page.evaluate(() => window.harness.closeAll())));
 
         expectCleanRun(report, [...pageA.errors, ...pageB.errors]);

@@ -241,7 +241,11 @@ export async function exchange(
  * it through `window.rtcpoolSignal` (`page.exposeFunction`).
  */
 export class NodeRelay {
+  /** Deliveries that failed while the pair was live. */
   readonly failures: unknown[] = [];
+  /** Signals sent after `close()`: trickle (or a late restart) of a pair being torn down, dropped. */
+  droppedAfterClose = 0;
+  private closed = false;
   private readonly peers = new Map<string, PeerHandle>();
   private readonly remoteOf = new Map<string, string>();
   private readonly chains = new Map<string, Promise<void>>();
@@ -251,7 +255,19 @@ export class NodeRelay {
     this.remoteOf.set(a.name, b.name).set(b.name, a.name);
   }
 
+  /**
+   * The scenario is over and the peers are about to close: what is still in
+   * flight, or sent from now on, may find its peer gone, and is no failure.
+   */
+  close(): void {
+    this.closed = true;
+  }
+
   readonly carry = (from: string, signal: OutgoingSignal): void => {
+    if (this.closed) {
+      this.droppedAfterClose += 1;
+      return;
+    }
     const to = this.peers.get(this.remoteOf.get(from) ?? '');
     if (!to) {
       this.failures.push(new Error(`no peer linked to ${from}`));
@@ -263,7 +279,7 @@ export class NodeRelay {
     this.chains.set(
       from,
       previous.then(deliver).catch((error: unknown) => {
-        this.failures.push(error);
+        if (!this.closed) this.failures.push(error);
       }),
     );
   };
