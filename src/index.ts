@@ -32,6 +32,7 @@ export {
   ManagedConnection,
   type ManagedConnectionEventDetails,
   type ManagedConnectionEventType,
+  type NegotiationState,
 } from './managed-connection.js';
 export { ManagedStream, type MediaKind, media, type StreamLike, type TrackLike } from './media.js';
 export {

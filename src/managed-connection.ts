@@ -1,5 +1,6 @@
 import { Observable } from 'rxjs';
-import type { AnyActorRef } from 'xstate';
+import type { ActorRefFrom, StateValueFrom } from 'xstate';
+import type { NegotiationMachine } from '../machines/negotiation.js';
 import type { JsonValue, PeerConnectionState } from '../machines/types.js';
 import { isPeerConnectionState } from './peer-connection.js';
 import type {
@@ -51,6 +52,16 @@ const EVENT_TYPES: readonly string[] = [
 ] satisfies ManagedConnectionEventType[];
 
 /**
+ * Where a connection's negotiation stands: the negotiation machine's state
+ * value (`{ stable: 'idle' }`, `'makingOffer'`, `'awaitingFirstOffer'`, ...;
+ * docs/negotiation.md), or `'closed'` once the connection is gone.
+ */
+export type NegotiationState = StateValueFrom<NegotiationMachine> | 'closed';
+
+/** @internal the pool's own negotiation child for a peer. */
+export type NegotiationRef = ActorRefFrom<NegotiationMachine>;
+
+/**
  * One remote peer of a pool: its id, its trusted description, data channels,
  * media, and the controls every WebRTC application reaches for. Negotiation
  * is automatic; adding a track or a channel is enough.
@@ -72,14 +83,14 @@ export class ManagedConnection<PC extends PoolPeerConnection = RTCPeerConnection
   readonly id: string;
   readonly #pc: PC;
   readonly #description: () => JsonValue;
-  readonly #negotiator: () => AnyActorRef | undefined;
+  readonly #negotiator: () => NegotiationRef | undefined;
   readonly #seenTracks = new Set<string>();
   readonly #release: () => void;
   #state: PeerConnectionState = 'new';
   #disposed = false;
 
   /** @internal created by the pool */
-  constructor(id: string, pc: PC, description: () => JsonValue, negotiator: () => AnyActorRef | undefined) {
+  constructor(id: string, pc: PC, description: () => JsonValue, negotiator: () => NegotiationRef | undefined) {
     super();
     this.id = id;
     this.#pc = pc;
@@ -170,12 +181,12 @@ export class ManagedConnection<PC extends PoolPeerConnection = RTCPeerConnection
   }
 
   /** Where this connection's negotiation stands, e.g. `{ stable: 'idle' }` or `'makingOffer'`. */
-  get negotiationState(): unknown {
+  get negotiationState(): NegotiationState {
     return this.#negotiator()?.getSnapshot().value ?? 'closed';
   }
 
   /** The negotiation state as a stream, starting with the current one. */
-  get negotiationState$(): Observable<unknown> {
+  get negotiationState$(): Observable<NegotiationState> {
     return new Observable((subscriber) => {
       const actor = this.#negotiator();
       if (!actor) {
