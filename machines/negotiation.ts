@@ -50,6 +50,16 @@ export interface NegotiationInput {
    * disconnection that heals on its own before the delay restarts nothing.
    */
   iceDisconnectedRestartMs?: number;
+  /**
+   * Do not offer until the peer's first offer arrives, or until this many
+   * milliseconds have passed (the fallback: then offer anyway). For a pool's
+   * newcomer, whose peers already present always offer first: waiting makes
+   * each pair one offer and one answer instead of a collision. Changes made
+   * meanwhile ride the answer when they can (a data channel, a track whose
+   * kind the offer carries) and take one more offer afterwards when not.
+   * Default (and 0): offer at once.
+   */
+  firstOfferTimeoutMs?: number;
   /** Where the provided effects find their connection (default: nowhere, for the bare machine). */
   lookup?: EffectsLookup;
 }
@@ -185,6 +195,8 @@ export interface NegotiationContext {
   coalesceMs: number;
   /** Null: a lasting disconnection waits for `failed` like any other. */
   iceDisconnectedRestartMs: number | null;
+  /** Null: offer at once; otherwise how long `awaitingFirstOffer` waits for the peer's offer (ms). */
+  firstOfferTimeoutMs: number | null;
   /** The connection's last reported `iceConnectionState`. */
   iceConnectionState: IceConnectionState;
   /** The connection's last reported `connectionState`. */
@@ -310,12 +322,15 @@ const negotiation = setup({
     isIceRestartUnderway: ({ context }) => context.iceRestartNeeded || context.offerRestartsIce,
     restartsWhenDisconnected: ({ context }) => context.iceDisconnectedRestartMs !== null,
     isDeferralFull: ({ context }) => context.deferred.length >= context.maxDeferredSignals,
+    awaitsFirstOffer: ({ context }) => context.firstOfferTimeoutMs !== null,
   },
   delays: {
     /** Lets a burst of changes made in one task produce a single offer. */
     coalesceNegotiation: ({ context }) => context.coalesceMs,
     /** How long `disconnected` may last before ICE restarts without waiting for `failed`. */
     iceDisconnectedRestart: ({ context }) => context.iceDisconnectedRestartMs ?? 0,
+    /** How long a newcomer waits for the peer's first offer before it offers itself. */
+    firstOfferFallback: ({ context }) => context.firstOfferTimeoutMs ?? 0,
   },
 });
 
@@ -423,10 +438,12 @@ export const negotiationMachine = negotiation
       maxDeferredSignals: input.maxDeferredSignals ?? 256,
       coalesceMs: input.coalesceMs ?? 0,
       iceDisconnectedRestartMs: input.iceDisconnectedRestartMs ?? null,
+      // 0 waits for nothing, as no value does.
+      firstOfferTimeoutMs: input.firstOfferTimeoutMs || null,
       iceConnectionState: 'new',
       connectionState: 'new',
     }),
-    initial: 'stable',
+    initial: 'awaitingFirstOffer',
     on: {
       // Busy states inherit these: a signal waits until the operation finishes.
       'signal.description': [{ guard: 'isDeferralFull', actions: dropOverflowingSignal }, { actions: 'deferSignal' }],
@@ -473,6 +490,26 @@ export const negotiationMachine = negotiation
       'app.close': '.closed',
     },
     states: {
+      awaitingFirstOffer: {
+        description:
+          "A newcomer's connection: the peer already present offers first, so changes wait for that offer (or the fallback delay) and the pair costs one round trip.",
+        always: { guard: not('awaitsFirstOffer'), target: 'stable' },
+        on: {
+          // Changes made meanwhile are remembered (the machine-wide handler) and offered afterwards if the answer
+          // did not carry them.
+          'signal.description': [
+            {
+              guard: 'isOffer',
+              target: 'acceptingOffer',
+              actions: assign({ remoteOffer: ({ event }) => event.description }),
+            },
+            // No offer of ours is out: an answer cannot belong to anything.
+            {},
+          ],
+          'signal.candidate': { actions: 'queueCandidate' },
+        },
+        after: { firstOfferFallback: 'stable' },
+      },
       stable: {
         description: 'Signaling state stable and nothing in flight.',
         entry: 'replayDeferredSignals',

@@ -20,6 +20,7 @@ export {
 } from '../machines/negotiation.js';
 export {
   type ChildNegotiationInput,
+  DEFAULT_FIRST_OFFER_TIMEOUT_MS,
   type PoolContext,
   type PoolEmitted,
   type PoolEvent,

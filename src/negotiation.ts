@@ -40,6 +40,13 @@ export interface NegotiationActorOptions {
    * about 15 s after the path goes). Default: restart on `failed` only.
    */
   iceDisconnectedRestartMs?: number;
+  /**
+   * For the side that knows the other offers first (a pool's newcomer):
+   * make no offer until the peer's first offer arrives or this many
+   * milliseconds have passed, so the pair negotiates in one round trip.
+   * Default: offer as soon as something changes.
+   */
+  firstOfferTimeoutMs?: number;
 }
 
 /**
@@ -77,6 +84,7 @@ export function createNegotiationActor(options: NegotiationActorOptions): Negoti
   if (options.maxDeferredSignals !== undefined) input.maxDeferredSignals = options.maxDeferredSignals;
   if (options.coalesceMs !== undefined) input.coalesceMs = options.coalesceMs;
   if (options.iceDisconnectedRestartMs !== undefined) input.iceDisconnectedRestartMs = options.iceDisconnectedRestartMs;
+  if (options.firstOfferTimeoutMs !== undefined) input.firstOfferTimeoutMs = options.firstOfferTimeoutMs;
   const binding = new ConnectionBinding(peerId, options.pc, options.send, logger, (error) => options.onError?.(error));
   // A one-entry lookup: this actor's effects act on this connection and nothing else.
   input.lookup = () => binding;

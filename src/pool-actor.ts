@@ -39,6 +39,13 @@ export interface PoolActorOptions {
    * default: a disconnection often heals by itself.
    */
   iceDisconnectedRestartMs?: number;
+  /**
+   * How long this endpoint, joining, waits for each present peer's first
+   * offer before offering itself (ms; default 3000; 0: offer at once). The
+   * present peer offers first, so waiting makes a pair one offer and one
+   * answer.
+   */
+  firstOfferTimeoutMs?: number;
   /** Every negotiation error, with the peer whose connection it concerns (also logged at `warn`). */
   onNegotiationError?: (peerId: string, error: NegotiationError) => void;
 }
@@ -125,7 +132,10 @@ export function createPoolActor(options: PoolActorOptions): PoolActor {
     negotiation.iceDisconnectedRestartMs = options.iceDisconnectedRestartMs;
   const inspect = inspection(options.inspect, stateLog?.inspect);
   const actor = createActor(machine, {
-    input: { negotiation },
+    input: {
+      negotiation,
+      ...(options.firstOfferTimeoutMs === undefined ? {} : { firstOfferTimeoutMs: options.firstOfferTimeoutMs }),
+    },
     ...(inspect ? { inspect } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });

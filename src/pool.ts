@@ -51,6 +51,14 @@ export interface PoolOptions<PC extends PoolPeerConnection = RTCPeerConnection, 
    */
   iceDisconnectedRestartMs?: number;
   /**
+   * How long this endpoint, joining a pool, waits for each peer already
+   * there to send its first offer before offering itself (ms; default 3000;
+   * 0: offer at once). Those peers offer as soon as they hear of the
+   * newcomer, so the wait makes each pair one offer and one answer even
+   * when the application opens channels or adds tracks on `peer`.
+   */
+  firstOfferTimeoutMs?: number;
+  /**
    * How long a connection's ICE gathering may go without a relay candidate
    * while it has TURN servers (its own or the signalling server's) before
    * the pool reports an `ice-server-error` naming it (default 10000 ms; 0:
@@ -187,6 +195,7 @@ export class Pool<PC extends PoolPeerConnection = RTCPeerConnection, Config = RT
       ...(options.iceDisconnectedRestartMs === undefined
         ? {}
         : { iceDisconnectedRestartMs: options.iceDisconnectedRestartMs }),
+      ...(options.firstOfferTimeoutMs === undefined ? {} : { firstOfferTimeoutMs: options.firstOfferTimeoutMs }),
     });
     this.#actor.on('pool.joined', ({ id, pool, peers }) => {
       this.#dispatch({ type: 'join', id, pool });

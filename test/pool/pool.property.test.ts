@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { JsonValue, PoolEmitted } from '../../machines/pool.js';
 import { MemoryHub } from '../support/memory-hub.js';
-import { type Flavour, specFlavour, wrtcFlavour } from '../support/scheduled-pair.js';
+import { type Flavour, firefoxFlavour, specFlavour, wrtcFlavour } from '../support/scheduled-pair.js';
 import {
   type EndpointConnection,
   joinScheduledEndpoint,
@@ -80,8 +80,17 @@ const scenarioArb = fc.record({
   /** How many of them join first (capped at `people`), before the commands: a mesh to disturb. */
   initialJoins: fc.nat({ max: MAX_PEOPLE }),
   commands: fc.array(commandArb, { minLength: 1, maxLength: 24, size: 'medium' }),
+  /**
+   * Each application opens a data channel on every `peer` event (the README's
+   * pattern), so newcomers have changes waiting for their peers' first offers
+   * while the fallback timer, like every timer here, may fire at any point.
+   */
+  channelOnPeer: fc.boolean(),
   /** The n-th endpoint's connections behave like flavours[n % length]. */
-  flavours: fc.array(fc.constantFrom<Flavour>(specFlavour, wrtcFlavour), { minLength: 1, maxLength: 4 }),
+  flavours: fc.array(fc.constantFrom<Flavour>(specFlavour, wrtcFlavour, firefoxFlavour), {
+    minLength: 1,
+    maxLength: 4,
+  }),
 });
 
 /** What reached the hub, in the order it did: what each endpoint should hear of. */
@@ -171,7 +180,7 @@ function expectPairConnected(a: ScheduledEndpoint, b: ScheduledEndpoint): void {
 
 async function runScenario(
   s: fc.Scheduler,
-  scenario: { people: number; initialJoins: number; commands: Command[]; flavours: Flavour[] },
+  scenario: { people: number; initialJoins: number; commands: Command[]; channelOnPeer: boolean; flavours: Flavour[] },
 ): Promise<void> {
   const schedule = schedulerSchedule(s);
   const clock = schedulerClock(s);
@@ -183,7 +192,20 @@ async function runScenario(
   const join = (who: number): void => {
     const peers = [...present.values()].map((t) => t.endpoint.id);
     const flavour = scenario.flavours[everyone.length % scenario.flavours.length] ?? specFlavour;
-    const endpoint = joinScheduledEndpoint({ hub, pool: POOL, schedule, clock, flavour });
+    const endpoint = joinScheduledEndpoint({
+      hub,
+      pool: POOL,
+      schedule,
+      clock,
+      flavour,
+      ...(scenario.channelOnPeer
+        ? {
+            onPeer: (connection: EndpointConnection) => {
+              connection.pc.createDataChannel(`peer${connection.dataChannels++}`);
+            },
+          }
+        : {}),
+    });
     const tracked: Tracked = { endpoint, person: who, joinedAt: log.length, leftAt: null };
     log.push({ type: 'join', id: endpoint.id, peers });
     everyone.push(tracked);

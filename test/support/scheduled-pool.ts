@@ -42,14 +42,24 @@ export interface ScheduledEndpoint {
   negotiationErrors: NegotiationError[];
   /** How often the actor closed its signalling channel. */
   signallingClosed: number;
+  /** Per remote peer id, the descriptions (offers and answers) this endpoint sent it. */
+  descriptionsSent: Map<string, number>;
 }
 
 export interface ScheduledEndpointOptions {
   hub: MemoryHub;
   pool: string;
   schedule: Schedule;
-  clock: ReturnType<typeof schedulerClock>;
+  clock: { setTimeout(fn: (...args: unknown[]) => void, timeout: number): number; clearTimeout(id: number): void };
   flavour: Flavour;
+  /** Passed to the pool actor (default: its own). */
+  firstOfferTimeoutMs?: number;
+  /**
+   * Called as the endpoint learns of each peer (its `pool.joined` peers, then
+   * each `pool.peer`), with the connection just made: what an application
+   * does on the `peer` event.
+   */
+  onPeer?: (connection: EndpointConnection) => void;
 }
 
 /**
@@ -66,10 +76,18 @@ export function joinScheduledEndpoint(options: ScheduledEndpointOptions): Schedu
     emitted: [],
     negotiationErrors: [],
     signallingClosed: 0,
+    descriptionsSent: new Map(),
   };
   const actor = createPoolActor({
     messages: client.messages,
-    send: client.send,
+    send: (message) => {
+      if (message.type === 'rtc:sdp') {
+        const { to } = message.data;
+        endpoint.descriptionsSent.set(to, (endpoint.descriptionsSent.get(to) ?? 0) + 1);
+      }
+      client.send(message);
+    },
+    ...(options.firstOfferTimeoutMs === undefined ? {} : { firstOfferTimeoutMs: options.firstOfferTimeoutMs }),
     // The test leaves the hub itself, after app.close, as an application would.
     closeSignalling: () => {
       endpoint.signallingClosed += 1;
@@ -97,6 +115,15 @@ export function joinScheduledEndpoint(options: ScheduledEndpointOptions): Schedu
   });
   endpoint.actor = actor;
   actor.on('*', (event) => endpoint.emitted.push(event));
+  const { onPeer } = options;
+  if (onPeer) {
+    const announce = (peerId: string) => {
+      const connection = endpoint.connections.get(peerId);
+      if (connection) onPeer(connection);
+    };
+    actor.on('pool.joined', ({ peers }) => peers.forEach(announce));
+    actor.on('pool.peer', ({ id }) => announce(id));
+  }
   actor.send({ type: 'app.join', pool: options.pool });
   if (client.id === null) throw new Error('the hub gave no id on join');
   endpoint.id = client.id;
