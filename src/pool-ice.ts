@@ -33,6 +33,8 @@ export interface ConfigurablePeerConnection {
   readonly iceConnectionState?: string;
   /** Its ufrag tells an ICE restart's gathering from another of the same generation. */
   readonly localDescription?: { readonly sdp?: string } | null;
+  /** A succeeded candidate pair: the gathering may have stopped because a path works. */
+  getStats?(): Promise<{ forEach(callback: (entry: { type?: string; state?: string }) => void): void }>;
   addEventListener(type: string, listener: (event: unknown) => void): void;
   removeEventListener(type: string, listener: (event: unknown) => void): void;
 }
@@ -156,7 +158,9 @@ export interface IceServerWatch {
  *   gathering ends or `timeoutMs` has passed (an unreachable server: the
  *   stacks report 701 only after about 40 s, and werift reports nothing),
  *   unless an error was reported already or the connection already works
- *   (libwebrtc then stops gathering and may never have asked the server).
+ *   (libwebrtc then stops gathering and may never have asked the server; at
+ *   the gathering's end, a succeeded candidate pair in the stats says so
+ *   before `iceConnectionState` does).
  *
  * 7xx errors alone are not reported: libwebrtc also fires 701 for every
  * local interface of the wrong address family, on a connection that works.
@@ -211,8 +215,23 @@ export function watchIceServers(pc: ConfigurablePeerConnection, watch: IceServer
   const end = () => {
     const state = pc.iceGatheringState;
     const ufrag = generation();
-    if (!round || (state !== undefined && state !== 'complete')) return;
-    if (ufrag === undefined || round.ufrag === undefined || ufrag === round.ufrag) conclude(round, 'gathering ended');
+    const current = round;
+    if (!current || (state !== undefined && state !== 'complete')) return;
+    if (ufrag !== undefined && current.ufrag !== undefined && ufrag !== current.ufrag) return;
+    if (current.relay || current.reported.size > 0) return;
+    // libwebrtc ends the gathering once a pair is writable, and its `complete` can come before
+    // iceConnectionState says `connected`: a succeeded pair in the stats says the same, without the race.
+    if (typeof pc.getStats !== 'function') return conclude(current, 'gathering ended');
+    pc.getStats().then(
+      (stats) => {
+        let works = false;
+        stats.forEach((entry) => {
+          if (entry.type === 'candidate-pair' && entry.state === 'succeeded') works = true;
+        });
+        if (!works) conclude(current, 'gathering ended');
+      },
+      () => conclude(current, 'gathering ended'),
+    );
   };
   const onGathering = () => {
     const state = pc.iceGatheringState;

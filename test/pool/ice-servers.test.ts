@@ -246,6 +246,31 @@ describe('a TURN server that cannot be used is an ice-server-error naming the co
     ]);
   });
 
+  test('a gathering that ends because a pair works (succeeded in the stats, ICE not yet connected) reports nothing', async () => {
+    /** libwebrtc ends the gathering once a pair is writable; its iceConnectionState catches up a moment later. */
+    class Writable extends ConfigurablePeerConnection {
+      pairStates: string[] = [];
+      async getStats() {
+        return new Map(this.pairStates.map((state, i) => [`pair${i}`, { type: 'candidate-pair', state }]));
+      }
+    }
+    const { join, errors } = start({}, {}, Writable);
+    await join(['ada', 'bob'], [minted('1:me')]);
+    const [working, stuck] = made() as Writable[];
+    working?.pairStates.push('failed', 'succeeded');
+    stuck?.pairStates.push('failed', 'in-progress');
+    for (const pc of [working, stuck]) {
+      pc?.fire('icegatheringstatechange', { state: 'gathering' });
+      pc?.fire('icecandidate', candidate(host));
+      pc?.fire('icegatheringstatechange', { state: 'complete' });
+    }
+    await until(() => errors.length > 0, 'the stuck connection reported');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(errors.map(({ error }) => error.message)).toEqual([
+      `connection to bob: no relay candidate from ${TURN} (gathering ended): the TURN server is unreachable or refused the credential`,
+    ]);
+  });
+
   test('turnTimeoutMs without a relay candidate, even while the gathering goes on; a relay candidate in time is fine', async () => {
     const { join, errors, messages } = start({}, { turnTimeoutMs: 40 });
     await join(['ada'], [minted('1:me')]);
