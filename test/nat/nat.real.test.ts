@@ -357,13 +357,13 @@ test('case 1b: two symmetric NATs meet through the TURN relay, which the pool us
   try {
     const reports = await connected(direct, withTurn);
     describePair('case 1b, for comparison (public ↔ public, no NAT)', direct, reports);
-    // No NAT between them: each side's own host address, and the other's (learnt from its signalled host
-    // candidate, or first from its connectivity check, then peer-reflexive with that same address).
+    // No NAT between them: each side's own host address, and the other's, learnt from its signalled host
+    // candidate or first from its connectivity check: then peer-reflexive, whose address libwebrtc's stats hide.
     for (const [index, report] of reports.entries()) {
       const [self, other] = index === 0 ? ['open1', 'open2'] : ['open2', 'open1'];
       expect(report.local).toMatchObject({ type: 'host', address: network.machine(self).address });
-      expect(['host', 'prflx']).toContain(report.remote.type);
-      expect(report.remote.address).toBe(network.machine(other).address);
+      if (report.remote.type === 'prflx') expect(['', network.machine(other).address]).toContain(report.remote.address);
+      else expect(report.remote).toMatchObject({ type: 'host', address: network.machine(other).address });
     }
     for (const [index, peer] of direct.entries()) expect(problems(peer, reports[index] as Connected)).toEqual([]);
   } finally {
