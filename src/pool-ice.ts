@@ -228,7 +228,9 @@ export function watchIceServers(pc: ConfigurablePeerConnection, watch: IceServer
         stats.forEach((entry) => {
           if (entry.type === 'candidate-pair' && entry.state === 'succeeded') works = true;
         });
-        if (!works) conclude(current, 'gathering ended');
+        // A working path ends the round's watch, its timer included: a later disconnection is not the server's.
+        if (works) clearTimeout(current.timer);
+        else conclude(current, 'gathering ended');
       },
       () => conclude(current, 'gathering ended'),
     );
