@@ -195,7 +195,7 @@ export interface NegotiationContext {
   coalesceMs: number;
   /** Null: a lasting disconnection waits for `failed` like any other. */
   iceDisconnectedRestartMs: number | null;
-  /** Null: offer at once; otherwise how long `awaitingFirstOffer` waits for the peer's offer (ms). */
+  /** Null: offer at once (and once the wait is over); otherwise how long `awaitingFirstOffer` waits (ms). */
   firstOfferTimeoutMs: number | null;
   /** The connection's last reported `iceConnectionState`. */
   iceConnectionState: IceConnectionState;
@@ -443,7 +443,7 @@ export const negotiationMachine = negotiation
       iceConnectionState: 'new',
       connectionState: 'new',
     }),
-    initial: 'awaitingFirstOffer',
+    initial: 'stable',
     on: {
       // Busy states inherit these: a signal waits until the operation finishes.
       'signal.description': [{ guard: 'isDeferralFull', actions: dropOverflowingSignal }, { actions: 'deferSignal' }],
@@ -493,7 +493,8 @@ export const negotiationMachine = negotiation
       awaitingFirstOffer: {
         description:
           "A newcomer's connection: the peer already present offers first, so changes wait for that offer (or the fallback delay) and the pair costs one round trip.",
-        always: { guard: not('awaitsFirstOffer'), target: 'stable' },
+        // Once: back in stable, the connection negotiates like any other.
+        exit: assign({ firstOfferTimeoutMs: null }),
         on: {
           // Changes made meanwhile are remembered (the machine-wide handler) and offered afterwards if the answer
           // did not carry them.
@@ -534,7 +535,11 @@ export const negotiationMachine = negotiation
         },
         states: {
           idle: {
-            always: { guard: 'hasNegotiationPending', target: 'aboutToOffer' },
+            always: [
+              // Entered from here, not as the initial state: a machine that does not wait pays nothing for it.
+              { guard: 'awaitsFirstOffer', target: '#negotiation.awaitingFirstOffer' },
+              { guard: 'hasNegotiationPending', target: 'aboutToOffer' },
+            ],
             on: { 'pc.negotiationneeded': 'aboutToOffer' },
           },
           aboutToOffer: {
