@@ -44,6 +44,11 @@ const note = (peer: string, what: string) => {
   trace.set(peer, lines);
 };
 const ufragOf = (sdp: string) => /a=ice-ufrag:(\S+)/.exec(sdp)?.[1] ?? '-';
+/** A trickled candidate as the trace shows it: its ufrag and address:port, or `null` for the end of candidates. */
+const candidateText = (candidate: { candidate: string; usernameFragment?: string | null } | null) =>
+  candidate === null
+    ? 'null'
+    : `${candidate.usernameFragment} ${candidate.candidate.split(' ').slice(4, 6).join(':') || 'end'}`;
 
 // Subscribed before the pool is, so an arriving description is marked before the pool acts on it.
 signalling.messages.subscribe((message) => {
@@ -52,11 +57,7 @@ signalling.messages.subscribe((message) => {
     note(message.data.peer, `in ${message.data.description.type} ${ufragOf(message.data.description.sdp)}`);
   }
   if (message.type === 'rtc:candidate') {
-    const { candidate } = message.data;
-    note(
-      message.data.from,
-      `in cand ${candidate === null ? 'null' : `${candidate.usernameFragment} ${candidate.candidate.split(' ').slice(4, 6).join(':') || 'end'}`}`,
-    );
+    note(message.data.from, `in cand ${candidateText(message.data.candidate)}`);
   }
 });
 
@@ -70,11 +71,7 @@ const channel: SignallingChannel = {
       note(message.data.to, `out ${message.data.description.type} ${ufragOf(message.data.description.sdp)}`);
     }
     if (message.type === 'rtc:candidate') {
-      const { candidate } = message.data;
-      note(
-        message.data.for,
-        `out cand ${candidate === null ? 'null' : `${candidate.usernameFragment} ${candidate.candidate.split(' ').slice(4, 6).join(':') || 'end'}`}`,
-      );
+      note(message.data.for, `out cand ${candidateText(message.data.candidate)}`);
     }
     signalling.send(message);
   },

@@ -17,7 +17,12 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { MemoryHub } from '../support/memory-hub.js';
 import { type Flavour, firefoxFlavour, specFlavour, wrtcFlavour } from '../support/scheduled-pair.js';
-import { joinScheduledEndpoint, type ScheduledEndpoint, schedulerSchedule } from '../support/scheduled-pool.js';
+import {
+  joinScheduledEndpoint,
+  type ScheduledEndpoint,
+  schedulerClock,
+  schedulerSchedule,
+} from '../support/scheduled-pool.js';
 
 const runs = Number(process.env.RTCPOOL_FIRST_OFFER_PROPERTY_RUNS ?? 500);
 const FALLBACK_MS = 1_000;
@@ -27,21 +32,20 @@ const FALLBACK_MS = 1_000;
  * fast-check picks; the others wait until the test fires them.
  */
 function holdingClock(s: fc.Scheduler, held: number) {
-  let nextId = 0;
-  const cancelled = new Set<number>();
+  const tasks = schedulerClock(s);
+  /** Held timers, under ids of their own (negative: the scheduler clock's are positive). */
   const waiting = new Map<number, () => void>();
+  let nextHeld = 0;
   return {
     setTimeout(fn: (...args: unknown[]) => void, timeout: number): number {
-      const id = ++nextId;
-      if (timeout >= held) waiting.set(id, fn);
-      else
-        s.schedule(Promise.resolve(), 'timer').then(() => {
-          if (!cancelled.delete(id)) fn();
-        });
-      return id;
+      if (timeout < held) return tasks.setTimeout(fn, timeout);
+      nextHeld -= 1;
+      waiting.set(nextHeld, fn);
+      return nextHeld;
     },
     clearTimeout(id: number): void {
-      if (!waiting.delete(id)) cancelled.add(id);
+      if (id < 0) waiting.delete(id);
+      else tasks.clearTimeout(id);
     },
     /** Held timers not cleared. */
     get pending(): number {
