@@ -189,18 +189,25 @@ export interface NegotiationContext {
   pendingCandidates: Array<IceCandidate | null>;
   /** Signals that arrived while an operation was in flight, oldest first. */
   deferred: SignalEvent[];
-  /** How many signals `deferred` may hold; one more is dropped with a `signal-overflow` error. */
-  maxDeferredSignals: number;
-  /** How long `stable.aboutToOffer` waits for more changes before offering (ms). */
-  coalesceMs: number;
-  /** Null: a lasting disconnection waits for `failed` like any other. */
-  iceDisconnectedRestartMs: number | null;
   /** Null: offer at once (and once the wait is over); otherwise how long `awaitingFirstOffer` waits (ms). */
   firstOfferTimeoutMs: number | null;
-  /** The connection's last reported `iceConnectionState`. */
-  iceConnectionState: IceConnectionState;
-  /** The connection's last reported `connectionState`. */
-  connectionState: PeerConnectionState;
+  /** What the input fixed, never assigned: one field, so that every `assign`'s copy of the context stays small. */
+  settings: NegotiationSettings;
+}
+
+/**
+ * The machine's fixed settings, from the input. They live in one object rather
+ * than as fields of their own: XState copies the whole context on every
+ * `assign`, and past about 19 fields V8 gives that copy a dictionary instead
+ * of a fast shape, which made every step several times dearer.
+ */
+export interface NegotiationSettings {
+  /** How many signals `deferred` may hold; one more is dropped with a `signal-overflow` error. */
+  readonly maxDeferredSignals: number;
+  /** How long `stable.aboutToOffer` waits for more changes before offering (ms). */
+  readonly coalesceMs: number;
+  /** Null: a lasting disconnection waits for `failed` like any other. */
+  readonly iceDisconnectedRestartMs: number | null;
 }
 
 /** What every async effect is invoked with: whose connection, and where to find it. */
@@ -289,12 +296,6 @@ const negotiation = setup({
     }),
     clearHeldCandidates: assign({ heldCandidates: [] }),
     markIceRestartNeeded: assign({ iceRestartNeeded: true }),
-    recordIceConnectionState: assign({
-      iceConnectionState: ({ event }) => {
-        assertEvent(event, 'pc.iceconnectionstatechange');
-        return event.state;
-      },
-    }),
     // Cancelled first: the scheduler would keep an earlier timer of the same id running.
     cancelDisconnectedRestart: cancel('iceDisconnectedRestart'),
     scheduleDisconnectedRestart: raise(
@@ -320,15 +321,15 @@ const negotiation = setup({
     isConnectionFailed: ({ event }) => event.type === 'pc.connectionstatechange' && event.state === 'failed',
     /** A restart was asked for, or its offer awaits an answer: another would only add a round. */
     isIceRestartUnderway: ({ context }) => context.iceRestartNeeded || context.offerRestartsIce,
-    restartsWhenDisconnected: ({ context }) => context.iceDisconnectedRestartMs !== null,
-    isDeferralFull: ({ context }) => context.deferred.length >= context.maxDeferredSignals,
+    restartsWhenDisconnected: ({ context }) => context.settings.iceDisconnectedRestartMs !== null,
+    isDeferralFull: ({ context }) => context.deferred.length >= context.settings.maxDeferredSignals,
     awaitsFirstOffer: ({ context }) => context.firstOfferTimeoutMs !== null,
   },
   delays: {
     /** Lets a burst of changes made in one task produce a single offer. */
-    coalesceNegotiation: ({ context }) => context.coalesceMs,
+    coalesceNegotiation: ({ context }) => context.settings.coalesceMs,
     /** How long `disconnected` may last before ICE restarts without waiting for `failed`. */
-    iceDisconnectedRestart: ({ context }) => context.iceDisconnectedRestartMs ?? 0,
+    iceDisconnectedRestart: ({ context }) => context.settings.iceDisconnectedRestartMs ?? 0,
     /** How long a newcomer waits for the peer's first offer before it offers itself. */
     firstOfferFallback: ({ context }) => context.firstOfferTimeoutMs ?? 0,
   },
@@ -435,13 +436,13 @@ export const negotiationMachine = negotiation
       heldCandidates: [],
       pendingCandidates: [],
       deferred: [],
-      maxDeferredSignals: input.maxDeferredSignals ?? 256,
-      coalesceMs: input.coalesceMs ?? 0,
-      iceDisconnectedRestartMs: input.iceDisconnectedRestartMs ?? null,
       // 0 waits for nothing, as no value does.
       firstOfferTimeoutMs: input.firstOfferTimeoutMs || null,
-      iceConnectionState: 'new',
-      connectionState: 'new',
+      settings: {
+        maxDeferredSignals: input.maxDeferredSignals ?? 256,
+        coalesceMs: input.coalesceMs ?? 0,
+        iceDisconnectedRestartMs: input.iceDisconnectedRestartMs ?? null,
+      },
     }),
     initial: 'stable',
     on: {
@@ -459,13 +460,13 @@ export const negotiationMachine = negotiation
       'pc.iceconnectionstatechange': [
         {
           guard: 'isIceFailed',
-          actions: ['recordIceConnectionState', 'cancelDisconnectedRestart', ...requestIceRestart],
+          actions: ['cancelDisconnectedRestart', ...requestIceRestart],
         },
         {
           guard: and(['isIceDisconnected', 'restartsWhenDisconnected']),
-          actions: ['recordIceConnectionState', 'cancelDisconnectedRestart', 'scheduleDisconnectedRestart'],
+          actions: ['cancelDisconnectedRestart', 'scheduleDisconnectedRestart'],
         },
-        { actions: ['recordIceConnectionState', 'cancelDisconnectedRestart'] },
+        { actions: 'cancelDisconnectedRestart' },
       ],
       // Any other ICE state cancels the timer (above), so when it fires the connection is still disconnected.
       'ice.disconnectedTimeout': { actions: requestIceRestart },
@@ -475,9 +476,8 @@ export const negotiationMachine = negotiation
       'pc.connectionstatechange': [
         {
           guard: and(['isConnectionFailed', not('isIceRestartUnderway')]),
-          actions: [assign({ connectionState: ({ event }) => event.state }), ...requestIceRestart],
+          actions: requestIceRestart,
         },
-        { actions: assign({ connectionState: ({ event }) => event.state }) },
       ],
       'pc.candidaterejected': [
         { guard: 'isIgnoringOffer' },

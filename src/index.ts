@@ -15,6 +15,7 @@ export {
   type NegotiationEvent,
   type NegotiationInput,
   type NegotiationMachine,
+  type NegotiationSettings,
   negotiationMachine,
   type SignalEvent,
 } from '../machines/negotiation.js';
