@@ -8,6 +8,7 @@ import { SimulatedPeerConnection } from '../../test/support/simulated-peer-conne
 import { HandWrittenNegotiator } from './hand-written.js';
 import { addContent, attachNegotiators, checkPair, closePair, createPair, type Implementation } from './pairs.js';
 import { TaskQueue } from './task-queue.js';
+import { FloorNegotiator } from './xstate-floor.js';
 
 export type Scenario = 'one-sided' | 'glare';
 
@@ -98,7 +99,7 @@ const noop = (): void => undefined;
 export function measureIdleHeap(implementation: Implementation, count: number): IdleHeap {
   const queue = new TaskQueue();
   // Allocated before the baseline, so only the negotiators themselves are counted.
-  const negotiators: Array<NegotiationActor | HandWrittenNegotiator> = new Array(count);
+  const negotiators: Array<NegotiationActor | HandWrittenNegotiator | FloorNegotiator> = new Array(count);
   collectGarbage();
   const empty = process.memoryUsage().heapUsed;
   const pcs = Array.from({ length: count }, () => new SimulatedPeerConnection({ schedule: queue.schedule }));
@@ -111,13 +112,15 @@ export function measureIdleHeap(implementation: Implementation, count: number): 
     negotiators[i] =
       implementation === 'machine'
         ? createNegotiationActor({ pc, polite, send: noop, clock: queue.clock })
-        : new HandWrittenNegotiator({ pc, polite, send: noop });
+        : implementation === 'xstate-floor'
+          ? new FloorNegotiator({ pc, polite, send: noop, onError: noop })
+          : new HandWrittenNegotiator({ pc, polite, send: noop });
   }
   collectGarbage();
   const withNegotiators = process.memoryUsage().heapUsed;
 
   for (const negotiator of negotiators) {
-    if (negotiator instanceof HandWrittenNegotiator) negotiator.close();
+    if ('close' in negotiator) negotiator.close();
     else negotiator.stop();
   }
   for (const pc of pcs) pc.close();
