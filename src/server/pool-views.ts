@@ -12,8 +12,8 @@ import { type Session, send } from './sessions.js';
 export interface PoolView {
   readonly id: string;
   readonly locals: Map<string, Session>;
-  /** Events seen while a join is in flight, for the joiner once it knows its snapshot. */
-  readonly pending: Set<PoolEvent[]>;
+  /** Events seen while a join is in flight, for the joiner once it knows its snapshot; only while there is one. */
+  pending?: Set<PoolEvent[]> | undefined;
   /** Until the backplane confirms the subscription (never, for the memory backplane). */
   ready?: Promise<void> | undefined;
 }
@@ -49,7 +49,7 @@ export class PoolViews {
   watch(id: string): PoolView {
     const existing = this.views.get(id);
     if (existing) return existing;
-    const view: PoolView = { id, locals: new Map(), pending: new Set() };
+    const view: PoolView = { id, locals: new Map() };
     this.views.set(id, view);
     const listening = this.backplane.listen(id, (event) => this.hear(view, event));
     if (listening instanceof Promise) {
@@ -63,13 +63,15 @@ export class PoolViews {
   /** A join into `view` is in flight: the events it hears until {@link settled}, for the joiner to catch up on. */
   joining(view: PoolView): PoolEvent[] {
     const seen: PoolEvent[] = [];
+    view.pending ??= new Set();
     view.pending.add(seen);
     return seen;
   }
 
   /** The backplane has answered that join (either way); {@link release} the view if it failed. */
   settled(view: PoolView, seen: PoolEvent[]): void {
-    view.pending.delete(seen);
+    view.pending?.delete(seen);
+    if (view.pending?.size === 0) view.pending = undefined;
   }
 
   /** A joined member, whose pool's events it now hears. */
@@ -86,7 +88,7 @@ export class PoolViews {
 
   /** Stops listening to a pool nobody here is in or joining. */
   release(view: PoolView): void {
-    if (view.locals.size > 0 || view.pending.size > 0 || this.views.get(view.id) !== view) return;
+    if (view.locals.size > 0 || view.pending || this.views.get(view.id) !== view) return;
     this.views.delete(view.id);
     this.backplane.unlisten(view.id);
   }
@@ -121,7 +123,7 @@ export class PoolViews {
 
   /** One event of a pool this process serves. */
   private hear(view: PoolView, event: PoolEvent): void {
-    for (const seen of view.pending) seen.push(event);
+    if (view.pending) for (const seen of view.pending) seen.push(event);
     if (event.kind === 'relay') {
       const target = view.locals.get(event.to);
       if (target) send(target, event.type, event.data);
@@ -142,12 +144,13 @@ function tell(session: Session, event: PoolEvent): void {
   }
   if (event.kind === 'peer') {
     if (session.peers.includes(event.id)) return;
-    session.peers.push(event.id);
+    // concat and slice allocate exactly the length they need; a spread or filter grows as push does.
+    session.peers = session.peers.concat(event.id);
     send(session, 'rtc:peer', { id: event.id });
   } else if (event.kind === 'close') {
     const at = session.peers.indexOf(event.id);
     if (at === -1) return;
-    session.peers.splice(at, 1);
+    session.peers = session.peers.slice(0, at).concat(session.peers.slice(at + 1));
     send(session, 'rtc:close', { id: event.id, uid: event.id });
   } else if (session.peers.includes(event.id)) {
     send(session, 'rtc:describe', { id: event.id, description: event.description });

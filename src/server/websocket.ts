@@ -15,7 +15,7 @@ import { parseClientFrame } from '../protocol/index.js';
 import { settledWithin } from './grace.js';
 import type { Hub } from './hub.js';
 import type { ConnectionInfo } from './options.js';
-import type { Link } from './sessions.js';
+import type { Endpoint, Link } from './sessions.js';
 
 /** What this transport uses of the `ws` package (its module, as `import('ws')` yields it). */
 export interface WsPackage {
@@ -52,9 +52,11 @@ export class WebSocketTransport {
     const verdict = await this.options.admit(request);
     if ('refused' in verdict) return refuse(socket, verdict.refused);
     if (socket.destroyed) return;
-    this.server.handleUpgrade(request, socket, head, (ws) =>
-      this.connect(ws, { identity: verdict.identity, request, transport: 'websocket' }),
-    );
+    this.server.handleUpgrade(request, socket, head, (ws) => {
+      // From here `ws` handles the socket's errors; keeping ours would cost an array of listeners per connection.
+      socket.off('error', destroySocket);
+      this.connect(ws, { identity: verdict.identity, request, transport: 'websocket' });
+    });
   }
 
   /**
@@ -71,37 +73,67 @@ export class WebSocketTransport {
   }
 
   private connect(ws: WebSocket, info: ConnectionInfo<unknown>): void {
-    const link = new SocketLink(ws);
-    const endpoint = this.hub.open(link, info);
+    const link = new SocketLink(ws, this.hub, this.options.maxMessageBytes, this.sockets);
+    link.endpoint = this.hub.open(link, info);
     this.sockets.add(ws);
-    // Binary frames are parsed as UTF-8 JSON too: the parser takes bytes.
-    ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
-      this.hub.receive(endpoint, () =>
-        parseClientFrame(Array.isArray(data) ? Buffer.concat(data) : data, {
-          maxFrameBytes: this.options.maxMessageBytes,
-        }),
-      );
-    });
-    ws.on('pong', () => this.hub.alive(endpoint));
-    // `close` follows an error. A protocol error (a frame too large, invalid UTF-8...) is the client's doing,
-    // so it ends the session like a close would; a connection that merely ended without a close frame was lost.
-    let misbehaved = false;
-    ws.on('error', (error: Error & { code?: string }) => {
-      misbehaved ||= error.code?.startsWith('WS_ERR_') === true;
-    });
-    ws.on('close', (code: number) => {
-      this.sockets.delete(ws);
-      this.hub.disconnect(endpoint, { why: 'closed', keepSession: !misbehaved && code === 1006 });
-    });
+    Object.assign(ws, { [LINK]: link });
+    ws.on('message', onMessage);
+    ws.on('pong', onPong);
+    ws.on('error', onError);
+    ws.on('close', onClose);
   }
 }
 
+const LINK = Symbol('rtcpool.link');
+
 /**
- * The hub's handle on one socket: a class, so that its methods are shared rather than closures per connection.
- * The ready states are read from the socket (`ws` puts them on the prototype too): the class itself is not imported.
+ * The link of a socket this transport serves (set in `connect`, before any listener is added): the listeners below
+ * are shared functions that find it there, not closures per socket.
+ */
+const linkOf = (ws: WebSocket): SocketLink => (ws as WebSocket & { [LINK]: SocketLink })[LINK];
+
+// Binary frames are parsed as UTF-8 JSON too: the parser takes bytes.
+function onMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[]): void {
+  const link = linkOf(this);
+  link.hub.receive(link.endpoint, () =>
+    parseClientFrame(Array.isArray(data) ? Buffer.concat(data) : data, { maxFrameBytes: link.maxMessageBytes }),
+  );
+}
+
+function onPong(this: WebSocket): void {
+  const link = linkOf(this);
+  link.hub.alive(link.endpoint);
+}
+
+// `close` follows an error. A protocol error (a frame too large, invalid UTF-8...) is the client's doing, so it
+// ends the session like a close would; a connection that merely ended without a close frame was lost.
+function onError(this: WebSocket, error: Error & { code?: string }): void {
+  linkOf(this).misbehaved ||= error.code?.startsWith('WS_ERR_') === true;
+}
+
+function onClose(this: WebSocket, code: number): void {
+  const link = linkOf(this);
+  link.sockets.delete(this);
+  link.hub.disconnect(link.endpoint, { why: 'closed', keepSession: !link.misbehaved && code === 1006 });
+}
+
+/**
+ * The hub's handle on one socket, and what the socket's listeners need: a class, so that its methods are shared
+ * rather than closures per connection. The ready states are read from the socket (`ws` puts them on the prototype
+ * too): the class itself is not imported.
  */
 class SocketLink implements Link {
-  constructor(private readonly ws: WebSocket) {}
+  /** Set right after the hub opens it, before any listener can run. */
+  endpoint!: Endpoint;
+  /** The socket broke the protocol: its session ends rather than waiting for a resume. */
+  misbehaved = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly hub: Hub,
+    readonly maxMessageBytes: number,
+    readonly sockets: Set<WebSocket>,
+  ) {}
 
   send(type: string, data: Record<string, unknown>): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify({ type, data }));
