@@ -13,6 +13,7 @@
  */
 import { isTurnUrl } from './protocol/ice-servers.js';
 import type { IceServer, ServerMessage } from './protocol/messages.js';
+import { iceUfrag } from './sdp.js';
 
 /** An ICE server entry as a stack reports it back (`getConfiguration()`). */
 interface IceServerEntry {
@@ -44,10 +45,14 @@ const iceServersOf = (configuration: unknown): IceServerEntry[] => {
   return Array.isArray(list) ? list : [];
 };
 
+/** `pc`'s configuration now where the stack tells, else `fallback`. */
+function configurationOf(pc: ConfigurablePeerConnection, fallback?: unknown): unknown {
+  return typeof pc.getConfiguration === 'function' ? pc.getConfiguration() : fallback;
+}
+
 /** The username `pc` uses with `url` now, where the stack tells: new credentials make a new problem. */
 function usernameFor(pc: ConfigurablePeerConnection, url: string): string {
-  if (typeof pc.getConfiguration !== 'function') return '';
-  const entry = iceServersOf(pc.getConfiguration()).find(({ urls }) =>
+  const entry = iceServersOf(configurationOf(pc)).find(({ urls }) =>
     typeof urls === 'string' ? urls === url : (urls ?? []).includes(url),
   );
   return entry?.username ?? '';
@@ -107,15 +112,14 @@ export class PoolIceServers<Config> {
    */
   update(pc: ConfigurablePeerConnection): boolean {
     if (typeof pc.setConfiguration !== 'function') return false;
-    const current = typeof pc.getConfiguration === 'function' ? pc.getConfiguration() : (this.#base as object);
+    const current = configurationOf(pc, this.#base) as object;
     pc.setConfiguration({ ...current, iceServers: [...iceServersOf(this.#base), ...this.#server] } as never);
     return true;
   }
 
   /** The TURN URLs `pc` uses now: from the stack where it tells, else from what the pool gave it. */
   turnUrlsOf(pc: ConfigurablePeerConnection): string[] {
-    const configuration = typeof pc.getConfiguration === 'function' ? pc.getConfiguration() : this.configuration();
-    return turnUrls(iceServersOf(configuration));
+    return turnUrls(iceServersOf(configurationOf(pc, this.configuration())));
   }
 }
 
@@ -184,7 +188,7 @@ export function watchIceServers(pc: ConfigurablePeerConnection, watch: IceServer
     );
   };
   /** The local ufrag: which ICE generation the connection is in now, where the stack tells. */
-  const generation = () => /a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? '')?.[1];
+  const generation = () => iceUfrag(pc.localDescription?.sdp ?? '');
   /**
    * The round of the current generation: the current round, unless the
    * local ufrag says the generation changed (an ICE restart, or an offer

@@ -26,7 +26,7 @@ export function candidateFitsDescription(candidate: IceCandidate, sdp: string): 
     const mid = `a=mid:${candidate.sdpMid}`;
     return sdp.split('\n').some((line) => line.trim() === mid);
   }
-  if (candidate.sdpMLineIndex != null) return candidate.sdpMLineIndex < (sdp.match(/^m=/gm)?.length ?? 0);
+  if (candidate.sdpMLineIndex != null) return candidate.sdpMLineIndex < mediaSectionCount(sdp);
   return true;
 }
 
@@ -38,7 +38,7 @@ interface MediaSection {
   formats: string[];
   /** Port 0 without `a=bundle-only`: a stopped transceiver or a refused section. */
   rejected: boolean;
-  mid: string | undefined;
+  mid?: string;
   direction: string;
   /** Stream ids from `a=msid` (and from `a=ssrc:N msid:`, where a stack writes it there). */
   msids: Set<string>;
@@ -49,8 +49,8 @@ interface MediaSection {
   rtcpFb: Map<string, Set<string>>;
   /** Header extensions by URI: `id[/direction]` and any attributes. */
   extmap: Map<string, string>;
-  sctpPort: string | undefined;
-  maxMessageSize: string | undefined;
+  sctpPort?: string;
+  maxMessageSize?: string;
 }
 
 const DIRECTIONS = new Set(['sendrecv', 'sendonly', 'recvonly', 'inactive']);
@@ -81,7 +81,6 @@ function mediaSections(sdp: string): MediaSection[] {
         formats,
         // Ports change with every gathering and are 9 or real by whim of the stack; only 0 means something.
         rejected: port === '0',
-        mid: undefined,
         direction: sessionDirection,
         msids: new Set(),
         ufrag: sessionUfrag,
@@ -89,8 +88,6 @@ function mediaSections(sdp: string): MediaSection[] {
         fmtp: new Map(),
         rtcpFb: new Map(),
         extmap: new Map(),
-        sctpPort: undefined,
-        maxMessageSize: undefined,
       };
       sections.push(section);
       continue;

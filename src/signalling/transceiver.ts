@@ -151,14 +151,14 @@ export class Transceiver extends EventTarget {
       return;
     }
     for (const listener of this.#frameListeners) listener({ type, data });
-    this.#withinDispatch(() => this.#dispatch(new CustomEvent(type, { detail: data })));
+    this.#emit(new CustomEvent(type, { detail: data }));
   }
 
   /** Reports a frame the transport could not read; the channel stays open. */
   protected reject(error: SignallingError): void {
     if (this.#closed) return;
     for (const listener of this.#frameListeners) listener(error);
-    this.#withinDispatch(() => this.#dispatch(new CustomEvent('error', { detail: error })));
+    this.#emit(new CustomEvent('error', { detail: error }));
   }
 
   /** The transport is connected: `open` the first time, `online` after {@link disconnected}. */
@@ -180,14 +180,15 @@ export class Transceiver extends EventTarget {
 
   #report(event: TransportEvent, name: string): void {
     for (const listener of this.#transportListeners) listener(event);
-    this.#withinDispatch(() => this.#dispatch(new Event(name)));
+    this.#emit(new Event(name));
   }
 
-  #withinDispatch(run: () => void): void {
+  /** Dispatches one of this class's own events: not taken for a subclass's server event. */
+  #emit(event: Event): void {
     const outer = this.#dispatching;
     this.#dispatching = true;
     try {
-      run();
+      this.#dispatch(event);
     } finally {
       this.#dispatching = outer;
     }
