@@ -20,7 +20,6 @@ import {
 } from '../machines/negotiation.js';
 import {
   isIceConnectionState,
-  isPeerConnectionState,
   type PeerConnectionLike,
   toIceCandidate,
   toSessionDescription,
@@ -190,10 +189,9 @@ export function forwardConnectionEvents(
         deliver({ type: 'pc.iceconnectionstatechange', state: pc.iceConnectionState });
       }
     },
+    // Only `failed` means anything to the machine (it restarts ICE); the other states would each cost it a step.
     connectionstatechange: () => {
-      if (isPeerConnectionState(pc.connectionState)) {
-        deliver({ type: 'pc.connectionstatechange', state: pc.connectionState });
-      }
+      if (pc.connectionState === 'failed') deliver({ type: 'pc.connectionstatechange', state: 'failed' });
     },
   };
   for (const [type, listener] of Object.entries(listeners)) pc.addEventListener(type, listener);
