@@ -73,7 +73,7 @@ export class WebSocketTransport {
   }
 
   private connect(ws: WebSocket, info: ConnectionInfo<unknown>): void {
-    const link = new SocketLink(ws, this.hub, this.options.maxMessageBytes, this.sockets);
+    const link = new SocketLink(ws, this);
     link.endpoint = this.hub.open(link, info);
     this.sockets.add(ws);
     Object.assign(ws, { [LINK]: link });
@@ -81,6 +81,29 @@ export class WebSocketTransport {
     ws.on('pong', onPong);
     ws.on('error', onError);
     ws.on('close', onClose);
+  }
+
+  /** A frame from `link`'s socket. Binary frames are parsed as UTF-8 JSON too: the parser takes bytes. */
+  received(link: SocketLink, data: Buffer | ArrayBuffer | Buffer[]): void {
+    this.hub.receive(link.endpoint, () =>
+      parseClientFrame(Array.isArray(data) ? Buffer.concat(data) : data, {
+        maxFrameBytes: this.options.maxMessageBytes,
+      }),
+    );
+  }
+
+  /** A pong on `link`'s socket. */
+  alive(link: SocketLink): void {
+    this.hub.alive(link.endpoint);
+  }
+
+  /**
+   * `link`'s socket closed. A protocol error before it (a frame too large, invalid UTF-8...) is the client's
+   * doing, so it ends the session like a close would; a connection that merely ended without a close frame was lost.
+   */
+  closed(ws: WebSocket, link: SocketLink, code: number): void {
+    this.sockets.delete(ws);
+    this.hub.disconnect(link.endpoint, { why: 'closed', keepSession: !link.misbehaved && code === 1006 });
   }
 }
 
@@ -92,29 +115,24 @@ const LINK = Symbol('rtcpool.link');
  */
 const linkOf = (ws: WebSocket): SocketLink => (ws as WebSocket & { [LINK]: SocketLink })[LINK];
 
-// Binary frames are parsed as UTF-8 JSON too: the parser takes bytes.
 function onMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[]): void {
   const link = linkOf(this);
-  link.hub.receive(link.endpoint, () =>
-    parseClientFrame(Array.isArray(data) ? Buffer.concat(data) : data, { maxFrameBytes: link.maxMessageBytes }),
-  );
+  link.transport.received(link, data);
 }
 
 function onPong(this: WebSocket): void {
   const link = linkOf(this);
-  link.hub.alive(link.endpoint);
+  link.transport.alive(link);
 }
 
-// `close` follows an error. A protocol error (a frame too large, invalid UTF-8...) is the client's doing, so it
-// ends the session like a close would; a connection that merely ended without a close frame was lost.
+// `close` follows an error: the flag decides there.
 function onError(this: WebSocket, error: Error & { code?: string }): void {
   linkOf(this).misbehaved ||= error.code?.startsWith('WS_ERR_') === true;
 }
 
 function onClose(this: WebSocket, code: number): void {
   const link = linkOf(this);
-  link.sockets.delete(this);
-  link.hub.disconnect(link.endpoint, { why: 'closed', keepSession: !link.misbehaved && code === 1006 });
+  link.transport.closed(this, link, code);
 }
 
 /**
@@ -130,9 +148,7 @@ class SocketLink implements Link {
 
   constructor(
     private readonly ws: WebSocket,
-    readonly hub: Hub,
-    readonly maxMessageBytes: number,
-    readonly sockets: Set<WebSocket>,
+    readonly transport: WebSocketTransport,
   ) {}
 
   send(type: string, data: Record<string, unknown>): void {
