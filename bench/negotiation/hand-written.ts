@@ -130,20 +130,30 @@ export class HandWrittenNegotiator {
   }
 
   #onCandidate(candidate: IceCandidate | null): void {
-    // A candidate of an offer we ignored fails; that is expected. Decided now,
-    // not when it fails, since a later description resets ignoreOffer.
-    const ignored = this.#ignoreOffer;
-    const added = candidate === null ? this.#pc.addIceCandidate() : this.#pc.addIceCandidate(candidate);
-    added.catch((error: unknown) => {
-      // So is one trickled for a description since rolled back or ICE-restarted,
-      // which the machine drops too.
-      const remote = this.#pc.remoteDescription?.sdp;
-      const superseded = candidate !== null && remote !== undefined && !candidateFitsDescription(candidate, remote);
-      if (!ignored && !superseded) this.#fail(error);
-    });
+    // Decided now, not when it fails, since a later description resets ignoreOffer.
+    addRemoteCandidate(this.#pc, candidate, this.#ignoreOffer, (error) => this.#fail(error));
   }
 
   #fail(error: unknown): void {
     if (!this.#closed) this.#onError(error);
   }
+}
+
+/**
+ * Adds a remote candidate; its failure is an error unless expected: a
+ * candidate of an offer we ignored (`ignored`), or one trickled for a
+ * description since rolled back or ICE-restarted, which the machine drops too.
+ */
+export function addRemoteCandidate(
+  pc: PeerConnectionLike,
+  candidate: IceCandidate | null,
+  ignored: boolean,
+  onError: (error: unknown) => void,
+): void {
+  const added = candidate === null ? pc.addIceCandidate() : pc.addIceCandidate(candidate);
+  added.catch((error: unknown) => {
+    const remote = pc.remoteDescription?.sdp;
+    const superseded = candidate !== null && remote !== undefined && !candidateFitsDescription(candidate, remote);
+    if (!ignored && !superseded) onError(error);
+  });
 }

@@ -16,8 +16,8 @@
 import { assign, createActor, fromPromise, setup } from 'xstate';
 import type { OutgoingSignal } from '../../src/negotiation.js';
 import { type PeerConnectionLike, toIceCandidate, toSessionDescription } from '../../src/peer-connection.js';
-import { candidateFitsDescription } from '../../src/sdp.js';
 import type { IceCandidate, SessionDescription } from '../../src/types.js';
+import { addRemoteCandidate } from './hand-written.js';
 
 export interface FloorNegotiatorOptions {
   pc: PeerConnectionLike;
@@ -50,14 +50,7 @@ interface AnswerInput {
 }
 
 function addCandidate(context: FloorContext, candidate: IceCandidate | null): void {
-  const { pc } = context;
-  const ignored = context.ignoreOffer;
-  const added = candidate === null ? pc.addIceCandidate() : pc.addIceCandidate(candidate);
-  added.catch((error: unknown) => {
-    const remote = pc.remoteDescription?.sdp;
-    const superseded = candidate !== null && remote !== undefined && !candidateFitsDescription(candidate, remote);
-    if (!ignored && !superseded) context.onError(error);
-  });
+  addRemoteCandidate(context.pc, candidate, context.ignoreOffer, context.onError);
 }
 
 const floorMachine = setup({
