@@ -193,4 +193,23 @@ describe('resuming a session', () => {
     expect((await again.next('rtc:resumed')).data).toStrictEqual({ client_id: joined.client_id, received: 0 });
     expect((await again.next('rtc:candidate')).data).toStrictEqual({ from: adaId, candidate: null });
   });
+
+  test('a session joined over WebSocket resumes over socket.io: frames missed before and after the loss arrive', async () => {
+    const { server, events, ada, adaId, bob, bobId, token } = await pair();
+    const before = { candidate: 'candidate:1 1 udp 1 198.18.0.1 9 typ host', sdpMid: '0' };
+    ada.send('rtc:candidate', { for: bobId, candidate: before });
+    await bob.next('rtc:candidate');
+    const got = receivedSinceJoined(bob);
+    bob.socket.terminate();
+    await until(() => detached(events, bobId), 'the session kept');
+    ada.send('rtc:sdp', { to: bobId, description: offer });
+    await ada.sync();
+
+    const again = await harness.io(server.url);
+    // Claim the candidate never arrived: it was sent while attached, the offer while detached.
+    again.send('rtc:resume', { id: bobId, token, received: got - 1 });
+    await again.next('rtc:resumed');
+    expect((await again.next('rtc:candidate')).data).toStrictEqual({ from: adaId, candidate: before });
+    expect((await again.next('rtc:sdp')).data).toStrictEqual({ peer: adaId, description: offer });
+  });
 });
