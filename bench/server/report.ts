@@ -26,6 +26,11 @@ export interface RoundResult {
   p99: number;
   /** Offered and delivered rate during the latency window. */
   pacedRate: number;
+  /**
+   * Server CPU (all its processes) per frame relayed during the latency window, µs. Neither the server nor the load
+   * generator is saturated then, so this moves less from run to run than the throughput.
+   */
+  pacedCpuPerFrameUs: number;
   heapPerClient: number;
   /** The same 1 s after the last join, before any heartbeat. */
   heapAtJoinPerClient: number;
@@ -63,6 +68,7 @@ export function summarize(implementation: Implementation, size: number, rounds: 
     p50: of('p50'),
     p99: of('p99'),
     pacedRate: of('pacedRate'),
+    pacedCpuPerFrameUs: of('pacedCpuPerFrameUs'),
     heapPerClient: of('heapPerClient'),
     heapAtJoinPerClient: of('heapAtJoinPerClient'),
     heapLoadedPerClient: of('heapLoadedPerClient'),
@@ -82,19 +88,21 @@ export function printTable(summaries: Summary[], rate: number): void {
   console.log(
     'msg/s: frames relayed per second at saturation (closed loop, at most 45 msg/s per client); per cpu-s: the same\n' +
       'per second of server CPU (steadier than msg/s when other work shares the cores); srv/load: CPU share of one core\n' +
-      `meanwhile; p50/p99: relay latency at ${rate} msg/s per client (open loop); heap/cl: server heapUsed after GC with\n` +
+      `meanwhile; p50/p99: relay latency at ${rate} msg/s per client (open loop); cpu/frame: server CPU per frame\n` +
+      'relayed at that paced load (neither side saturated: steadier than msg/s); heap/cl: server heapUsed after GC with\n' +
       'every client joined and idle for a heartbeat, minus before any client, per client; @join: the same 1 s after the\n' +
       'joins; @load: the same at the end of the paced window, traffic flowing; rss/cl likewise, for information. Medians over rounds; each round\u2019s msg/s on the right.',
   );
   console.log(
     `${cell('clients', 7)}  ${'server'.padEnd(12)}${cell('msg/s', 8)}${cell('per cpu-s', 10)}${cell('srv', 6)}${cell('load', 6)}` +
-      `${cell('p50', 11)}${cell('p99', 11)}${cell('heap/cl', 10)}${cell('@join', 10)}${cell('@load', 10)}${cell('rss/cl', 10)}${cell('connect', 8)}   rounds`,
+      `${cell('p50', 11)}${cell('p99', 11)}${cell('cpu/frame', 10)}${cell('heap/cl', 10)}${cell('@join', 10)}${cell('@load', 10)}${cell('rss/cl', 10)}${cell('connect', 8)}   rounds`,
   );
   for (const s of summaries) {
     console.log(
       `${cell(String(s.size), 7)}  ${s.implementation.padEnd(12)}${cell(s.throughput.toFixed(0), 8)}` +
         `${cell((s.throughput / s.serverCpu).toFixed(0), 10)}${cell(pct(s.serverCpu), 6)}${cell(pct(s.loadCpu), 6)}` +
-        `${cell(`${s.p50.toFixed(2)} ms`, 11)}${cell(`${s.p99.toFixed(2)} ms`, 11)}${cell(kb(s.heapPerClient), 10)}` +
+        `${cell(`${s.p50.toFixed(2)} ms`, 11)}${cell(`${s.p99.toFixed(2)} ms`, 11)}` +
+        `${cell(`${s.pacedCpuPerFrameUs.toFixed(1)} µs`, 10)}${cell(kb(s.heapPerClient), 10)}` +
         `${cell(kb(s.heapAtJoinPerClient), 10)}${cell(kb(s.heapLoadedPerClient), 10)}${cell(kb(s.rssPerClient), 10)}` +
         `${cell(`${(s.connectMs / 1000).toFixed(1)} s`, 8)}   ${s.throughputByRound.map((t) => t.toFixed(0)).join(' ')}`,
     );
@@ -133,7 +141,7 @@ export function printTargets(summaries: Summary[]): Verdict[] {
       verdicts.push({ label: `${size} throughput`, met: ratioMet, detail: `${ratio.toFixed(2)}x` });
     }
     line +=
-      ` (per server cpu-s ${cpuRatio.toFixed(2)}x); ` +
+      ` (per server cpu-s ${cpuRatio.toFixed(2)}x; cpu per frame at the paced load ${(ours.pacedCpuPerFrameUs / bare.pacedCpuPerFrameUs).toFixed(2)}x); ` +
       `heap ${heapRatio.toFixed(2)}x, ${kb(ours.heapPerClient)}/client (≤ ${TARGETS.heapRatio}x: ${mark(heapMet)}); ` +
       `p99 ${p99Ratio.toFixed(2)}x, ${ours.p99.toFixed(2)} ms, bare ${bare.p99.toFixed(2)} ms (≤ ${TARGETS.p99Ratio}x: ${mark(p99Met)})`;
     verdicts.push({ label: `${size} heap`, met: heapMet, detail: `${heapRatio.toFixed(2)}x` });

@@ -85,8 +85,10 @@ export async function runRound(options: RoundOptions): Promise<RoundResult> {
       await load.request('start', { mode: 'paced', rate: options.rate } satisfies StartArgs);
       await sleep(2000);
       await load.request('report');
+      const pacedCpuBefore = await cpuOf(servers);
       await sleep(options.latencySeconds * 1000);
       const paced = await load.request<WindowReport>('report');
+      const pacedCpuMs = (await cpuOf(servers)) - pacedCpuBefore;
       const loaded = await heapOf(servers);
       await load.request('stop');
 
@@ -114,6 +116,7 @@ export async function runRound(options: RoundOptions): Promise<RoundResult> {
         p50: paced.latency.p50,
         p99: paced.latency.p99,
         pacedRate: paced.received / paced.seconds,
+        pacedCpuPerFrameUs: (pacedCpuMs * 1000) / paced.received,
         heapPerClient: (idle.heapUsed - before.heapUsed) / options.clients,
         heapAtJoinPerClient: (joined.heapUsed - before.heapUsed) / options.clients,
         heapLoadedPerClient: (loaded.heapUsed - before.heapUsed) / options.clients,
