@@ -20,6 +20,7 @@ import type { Endpoint, Link } from './sessions.js';
 /** What this transport uses of the `ws` package (its module, as `import('ws')` yields it). */
 export interface WsPackage {
   WebSocketServer: typeof WebSocketServer;
+  WebSocket: typeof WebSocket;
 }
 
 export interface WebSocketTransportOptions {
@@ -43,6 +44,7 @@ export class WebSocketTransport {
       noServer: true,
       maxPayload: options.maxMessageBytes,
       clientTracking: false,
+      WebSocket: linkedSocketClass(ws.WebSocket),
     });
   }
 
@@ -55,7 +57,7 @@ export class WebSocketTransport {
     this.server.handleUpgrade(request, socket, head, (ws) => {
       // From here `ws` handles the socket's errors; keeping ours would cost an array of listeners per connection.
       socket.off('error', destroySocket);
-      this.connect(ws, { identity: verdict.identity, request, transport: 'websocket' });
+      this.connect(ws as LinkedSocket, { identity: verdict.identity, request, transport: 'websocket' });
     });
   }
 
@@ -72,19 +74,16 @@ export class WebSocketTransport {
     for (const ws of open) ws.terminate();
   }
 
-  private connect(ws: WebSocket, info: ConnectionInfo<unknown>): void {
+  /** Serves a socket: from here on its events reach the transport through its link (see {@link LinkedSocket}). */
+  private connect(ws: LinkedSocket, info: ConnectionInfo<unknown>): void {
     const link = new SocketLink(ws, this);
     link.endpoint = this.hub.open(link, info);
     this.sockets.add(ws);
-    Object.assign(ws, { [LINK]: link });
-    ws.on('message', onMessage);
-    ws.on('pong', onPong);
-    ws.on('error', onError);
-    ws.on('close', onClose);
+    ws.link = link;
   }
 
   /** A frame from `link`'s socket. Binary frames are parsed as UTF-8 JSON too: the parser takes bytes. */
-  received(link: SocketLink, data: Buffer | ArrayBuffer | Buffer[]): void {
+  received(link: SocketLink, data: RawData): void {
     this.hub.receive(link.endpoint, () =>
       parseClientFrame(Array.isArray(data) ? Buffer.concat(data) : data, {
         maxFrameBytes: this.options.maxMessageBytes,
@@ -107,32 +106,42 @@ export class WebSocketTransport {
   }
 }
 
-const LINK = Symbol('rtcpool.link');
+type RawData = Buffer | ArrayBuffer | Buffer[];
+
+/** A socket of this transport's server: see {@link linkedSocketClass}. */
+interface LinkedSocket extends WebSocket {
+  /** Set as the connection opens, before `ws` can deliver any event. */
+  link: SocketLink | undefined;
+}
 
 /**
- * The link of a socket this transport serves (set in `connect`, before any listener is added): the listeners below
- * are shared functions that find it there, not closures per socket.
+ * The socket class this transport's server makes (`ws` takes a subclass of its own). `ws` delivers each event of a
+ * socket by calling the socket's `emit`; this class hands the four the transport serves (a message, a pong, an
+ * error, the close) to the socket's link right there. Listeners would do the same, but a socket with listeners
+ * carries a table of them, about 250 bytes with four: a tenth of what a connection costs `ws` itself. Every event
+ * still goes on to `EventEmitter` for listeners added elsewhere (`close` waits for sockets with one), except an
+ * error: it is the link's to judge, and the close that always follows it ends the connection.
  */
-const linkOf = (ws: WebSocket): SocketLink => (ws as WebSocket & { [LINK]: SocketLink })[LINK];
+function linkedSocketClass(Base: typeof WebSocket): typeof WebSocket {
+  return class extends Base implements LinkedSocket {
+    link: SocketLink | undefined = undefined;
 
-function onMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[]): void {
-  const link = linkOf(this);
-  link.transport.received(link, data);
-}
-
-function onPong(this: WebSocket): void {
-  const link = linkOf(this);
-  link.transport.alive(link);
-}
-
-// `close` follows an error: the flag decides there.
-function onError(this: WebSocket, error: Error & { code?: string }): void {
-  linkOf(this).misbehaved ||= error.code?.startsWith('WS_ERR_') === true;
-}
-
-function onClose(this: WebSocket, code: number): void {
-  const link = linkOf(this);
-  link.transport.closed(this, link, code);
+    override emit(event: string | symbol, ...args: unknown[]): boolean {
+      const link = this.link;
+      if (event === 'error') {
+        // A protocol error (a frame too large, invalid UTF-8...) is the client's doing: see `closed`.
+        const error = args[0] as Error & { code?: string };
+        if (link) link.misbehaved ||= error.code?.startsWith('WS_ERR_') === true;
+        return true;
+      }
+      if (link) {
+        if (event === 'message') link.transport.received(link, args[0] as RawData);
+        else if (event === 'pong') link.transport.alive(link);
+        else if (event === 'close') link.transport.closed(this, link, args[0] as number);
+      }
+      return super.emit(event, ...args);
+    }
+  };
 }
 
 /**
