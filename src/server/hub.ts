@@ -83,8 +83,7 @@ export class Hub {
   /** A transport has accepted a connection: the endpoint to pass back with everything it reports of it. */
   open(link: Link, info: ConnectionInfo<unknown>): Endpoint {
     const now = this.options.now();
-    const { perSecond, burst } = this.options.rateLimit;
-    const endpoint = new Endpoint(link, info, new TokenBucket(perSecond, burst, now), now);
+    const endpoint = new Endpoint(link, info, new TokenBucket(this.options.rateLimit, now), now);
     this.liveness.enrol(endpoint);
     this.endpoints.add(endpoint);
     this.events.next({ type: 'connect', transport: info.transport });

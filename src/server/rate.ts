@@ -6,25 +6,32 @@
  * is always told (`drop`) `burst` times before it is cut off (`abuse`), as
  * `CLOSE_CODES.rateLimited` promises; with `burst: 1` too.
  */
+/** A rate limit: `perSecond` sustained, `burst` at once above it. */
+export interface RateLimit {
+  readonly perSecond: number;
+  readonly burst: number;
+}
+
 export class TokenBucket {
   private tokens: number;
   private updated: number;
 
   constructor(
-    private readonly perSecond: number,
-    private readonly burst: number,
+    /** The server's limit: one object shared by every connection's bucket, which holds only its own state. */
+    private readonly limit: RateLimit,
     now: number,
   ) {
-    this.tokens = burst;
+    this.tokens = limit.burst;
     this.updated = now;
   }
 
   /** Takes one token: `'ok'`, `'drop'` (over the rate) or `'abuse'` (debt past the burst). */
   take(now: number): 'ok' | 'drop' | 'abuse' {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.updated) / 1000) * this.perSecond);
+    const { perSecond, burst } = this.limit;
+    this.tokens = Math.min(burst, this.tokens + ((now - this.updated) / 1000) * perSecond);
     this.updated = now;
     this.tokens -= 1;
     if (this.tokens >= 0) return 'ok';
-    return this.tokens < -this.burst ? 'abuse' : 'drop';
+    return this.tokens < -burst ? 'abuse' : 'drop';
   }
 }

@@ -15,18 +15,18 @@ const harness = serverHarness();
 
 describe('TokenBucket', () => {
   test('burst messages at once are ok; then burst more are dropped (told), and only then is it abuse', () => {
-    const bucket = new TokenBucket(5, 3, 0);
+    const bucket = new TokenBucket({ perSecond: 5, burst: 3 }, 0);
     const verdicts = Array.from({ length: 8 }, () => bucket.take(0));
     expect(verdicts).toEqual(['ok', 'ok', 'ok', 'drop', 'drop', 'drop', 'abuse', 'abuse']);
   });
 
   test('with burst 1 a sender is still told once before it is cut off', () => {
-    const bucket = new TokenBucket(1, 1, 0);
+    const bucket = new TokenBucket({ perSecond: 1, burst: 1 }, 0);
     expect([bucket.take(0), bucket.take(0), bucket.take(0)]).toEqual(['ok', 'drop', 'abuse']);
   });
 
   test('tokens refill at perSecond, capped at the burst; a sender at the rate is never dropped', () => {
-    const bucket = new TokenBucket(10, 2, 0);
+    const bucket = new TokenBucket({ perSecond: 10, burst: 2 }, 0);
     // One message every 100 ms is exactly 10/s: forever fine.
     for (let t = 0; t < 10_000; t += 100) expect(bucket.take(t)).toBe('ok');
     // A long pause refills only up to the burst.
