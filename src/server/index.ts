@@ -178,7 +178,7 @@ export async function createSignallingServer<Identity = unknown>(
     heartbeat,
     joinTimeoutMs: options.joinTimeoutMs ?? DEFAULTS.joinTimeoutMs,
     resumeWindowMs: options.resumeWindowMs ?? DEFAULTS.resumeWindowMs,
-    now: options.now ?? (() => performance.now()),
+    now: options.now ?? wholeMilliseconds,
     logger,
     ...(backplane ? { backplane } : {}),
     ...(iceServers ? { iceServers } : {}),
@@ -265,6 +265,14 @@ export async function createSignallingServer<Identity = unknown>(
     },
   };
 }
+
+/**
+ * The server's default clock: `performance.now()` in whole milliseconds. Every connection keeps three times
+ * (last heard from, connected at, its rate limit's last refill); a whole number of milliseconds since the process
+ * started is a small integer that V8 stores in the object itself for the first 24 days, where a fraction takes a
+ * 16-byte box per field.
+ */
+const wholeMilliseconds = (): number => Math.floor(performance.now());
 
 /**
  * Imports an optional peer dependency, turning Node's "not found" for that

@@ -108,7 +108,7 @@ export interface SignallingServerOptions<Identity = unknown> {
         /** socket.io's `path` option (default `/socket.io`). */
         path: string;
       };
-  /** Milliseconds since some epoch; tests pass a fake. Default `performance.now`. */
+  /** Milliseconds since some epoch; tests pass a fake. Default `performance.now()` in whole milliseconds. */
   now?: () => number;
   /**
    * Share pools with the other server processes that use the same Redis
