@@ -99,6 +99,7 @@ export {
   type ProtocolMessage,
   parseServerEvent,
   parseServerFrame,
+  pingMessage,
   RESUME_REFUSED,
   type ResumedData,
   type ResumeGrant,

@@ -11,7 +11,7 @@ const joinRefusals: readonly string[] = JOIN_REFUSALS;
 
 /**
  * The pool machine's event for a server message, or undefined for one that
- * is not the pool's business (`rtc:resumed` belongs to the signalling
+ * is not the pool's business (`rtc:resumed` and `rtc:pong` belong to the signalling
  * channel's session).
  *
  * @example
@@ -48,6 +48,7 @@ export function toPoolSignal(message: ServerMessage): PoolSignalEvent | undefine
         : { type: 'signal.error', message: text, reason };
     }
     case 'rtc:resumed':
+    case 'rtc:pong':
       return undefined;
   }
 }

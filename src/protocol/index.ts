@@ -23,6 +23,7 @@ export {
   LEGACY_SERVER_EVENTS,
   PROTOCOL_LIMITS,
   type ProtocolMessage,
+  pingMessage,
   RESUME_REFUSED,
   type ResumedData,
   type ResumeGrant,

@@ -9,6 +9,7 @@ export const SERVER_EVENTS = [
   'rtc:describe',
   'rtc:error',
   'rtc:resumed',
+  'rtc:pong',
 ] as const;
 
 /**
@@ -27,7 +28,7 @@ export const JOIN_REFUSALS = ['pool-not-found', 'pool-refused', 'pool-full'] as 
 export type JoinRefusal = (typeof JOIN_REFUSALS)[number];
 
 /** Events a client sends (version 2 only). */
-export const CLIENT_EVENTS = ['rtc:join', 'rtc:sdp', 'rtc:candidate', 'rtc:resume'] as const;
+export const CLIENT_EVENTS = ['rtc:join', 'rtc:sdp', 'rtc:candidate', 'rtc:resume', 'rtc:ping'] as const;
 
 /**
  * The `rtc:error` reason with which a server refuses an `rtc:resume`: the
@@ -128,6 +129,8 @@ export interface JoinedData {
    * when the server has none to give (and from version 1 servers).
    */
   ice_servers?: IceServer[];
+  /** True when the server answers `rtc:ping` with `rtc:pong`; absent from those that do not (PyRTC): no pings then. */
+  answers_ping?: boolean;
 }
 
 /**
@@ -252,6 +255,12 @@ export type ServerMessage =
       type: 'rtc:resumed';
       /** Where the server's count of this session's frames stands. */
       data: ResumedData;
+    }
+  | {
+      /** The answer to an `rtc:ping`: the connection carries frames both ways. */
+      type: 'rtc:pong';
+      /** Nothing. */
+      data: Record<string, never>;
     };
 
 /** A message from a client to the signalling server (version 2). */
@@ -299,6 +308,12 @@ export type ClientMessage =
         /** Frames this client has received from the server since `rtc:joined` (`rtc:resumed` excepted). */
         received: number;
       };
+    }
+  | {
+      /** Asks for an `rtc:pong` (servers that grant `answers_ping`): the connection has been silent for a while. */
+      type: 'rtc:ping';
+      /** Nothing. */
+      data: Record<string, never>;
     };
 
 /** Either side's message, as it travels: `{ type, data }`. */
@@ -360,6 +375,15 @@ export function candidateMessage(forId: string, candidate: IceCandidate | null):
  */
 export function resumeMessage(id: string, token: string, received: number): ClientMessageOf<'rtc:resume'> {
   return { type: 'rtc:resume', data: { id, token, received } };
+}
+
+/**
+ * Asks for an `rtc:pong`: does a quiet connection still carry frames? Only to servers that grant `answers_ping`.
+ * @example
+ * socket.send(encodeFrame(pingMessage()));
+ */
+export function pingMessage(): ClientMessageOf<'rtc:ping'> {
+  return { type: 'rtc:ping', data: {} };
 }
 
 /**

@@ -114,6 +114,11 @@ function joined(data: Fields): ServerMessage {
   }
   const servers = own(data, 'ice_servers');
   if (servers != null) message.data.ice_servers = iceServers(servers, 'data.ice_servers');
+  const answersPing = own(data, 'answers_ping');
+  if (answersPing != null) {
+    if (typeof answersPing !== 'boolean') throw new InvalidField('data.answers_ping', 'a boolean');
+    message.data.answers_ping = answersPing;
+  }
   return message;
 }
 
@@ -169,6 +174,7 @@ const serverEvents: EventParsers<ServerMessage> = {
   }),
   'rtc:error': error,
   'rtc:resumed': resumed,
+  'rtc:pong': () => ({ type: 'rtc:pong', data: {} }),
 };
 
 /** Client events that are named in the protocol but refused outright, with why. */
@@ -200,6 +206,7 @@ const clientEvents: EventParsers<ClientMessage> = {
       received: count(own(data, 'received'), 'data.received'),
     },
   }),
+  'rtc:ping': () => ({ type: 'rtc:ping', data: {} }),
 };
 
 /** Whether `text` takes more than `max` bytes as UTF-8, without encoding it. */
@@ -323,7 +330,7 @@ export function parseServerFrame(raw: unknown, options?: ParseOptions): ParseRes
 }
 
 /**
- * Parses a frame from a client (version 2: `rtc:join`, `rtc:sdp`, `rtc:candidate`, `rtc:resume`).
+ * Parses a frame from a client (version 2: `rtc:join`, `rtc:sdp`, `rtc:candidate`, `rtc:resume`, `rtc:ping`).
  *
  * @example
  * socket.on('message', (data) => {

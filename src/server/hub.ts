@@ -1,11 +1,9 @@
 /**
- * The transport-free heart of the signalling server: connections, pools,
- * relays, descriptions, limits. A transport (raw WebSocket, socket.io) opens an
- * endpoint per connection with a {@link Link}, feeds it parsed frames and says
- * when it is gone; everything the protocol promises is decided here, once.
- * This file receives, joins, resumes and relays; sessions.ts has endpoints,
- * sessions and their resume buffers, liveness.ts the heartbeat and the join
- * timeout, pool-views.ts what this process hears of its pools.
+ * The transport-free heart of the signalling server: connections, pools, relays, descriptions, limits. A transport
+ * (raw WebSocket, socket.io) opens an endpoint per connection with a {@link Link}, feeds it parsed frames and says
+ * when it is gone; everything the protocol promises is decided here, once. This file receives, joins, resumes and
+ * relays; sessions.ts has endpoints, sessions, their resume buffers and the answer to a client's ping, liveness.ts
+ * the server's heartbeat and the join timeout, pool-views.ts what this process hears of its pools.
  *
  * Things end in two ways, one operation each:
  * - {@link Hub.disconnect}: a connection goes away, whoever decided so (the
@@ -42,6 +40,7 @@ import {
   Endpoint,
   type Link,
   ownsSession,
+  pong,
   replayFrom,
   type Session,
   send,
@@ -114,6 +113,7 @@ export class Hub {
     const message = result.message;
     if (message.type === 'rtc:join') void this.join(endpoint, message.data.pool);
     else if (message.type === 'rtc:resume') this.resume(endpoint, message.data);
+    else if (message.type === 'rtc:ping') pong(endpoint);
     else this.relay(endpoint, message);
   }
 

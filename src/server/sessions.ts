@@ -174,6 +174,7 @@ export function startSession(
     pool,
   };
   if (windowMs > 0) joined.resume = { token, window_ms: windowMs };
+  joined.answers_ping = true;
   if (options.iceServers) joined.ice_servers = options.iceServers(id);
   endpoint.link.send('rtc:joined', joined);
   endpoint.request = undefined;
@@ -196,6 +197,15 @@ export function send(session: Session, type: string, data: Record<string, unknow
     }
   }
   session.endpoint?.link.send(type, data);
+}
+
+/**
+ * Answers a client's heartbeat. A member's `rtc:pong` is a frame of its session like any other (counted, and held
+ * for a resume), as its `rtc:ping` was: the counts keep one rule on both sides.
+ */
+export function pong(endpoint: Endpoint): void {
+  if (endpoint.session) send(endpoint.session, 'rtc:pong', {});
+  else endpoint.link.send('rtc:pong', {});
 }
 
 /** The client has every frame before number `sent`: they need not be held. */

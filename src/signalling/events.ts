@@ -38,6 +38,8 @@ export interface SignallingEventMap {
   servererror: CustomEvent<Data<'rtc:error'>>;
   /** `rtc:resumed`: the session continues on a new connection after a lost one. */
   resumed: CustomEvent<Data<'rtc:resumed'>>;
+  /** `rtc:pong`: the server answered the heartbeat's `rtc:ping`. */
+  pong: CustomEvent<Data<'rtc:pong'>>;
   /** A frame or event from the server was refused here (malformed, unknown, invalid); the channel carries on. */
   error: CustomEvent<SignallingError>;
   /** The connection was lost; the session is kept and sends are queued until it resumes. */
@@ -74,6 +76,7 @@ export const EVENT_NAMES: Record<ServerMessage['type'], string[]> = {
   'rtc:describe': ['describe'],
   'rtc:error': ['servererror'],
   'rtc:resumed': ['resumed'],
+  'rtc:pong': ['pong'],
 };
 
 /** What a {@link Signalling} logs, and how much it keeps to resume a session. */

@@ -15,6 +15,7 @@ import {
   parseClientFrame,
   parseServerEvent,
   parseServerFrame,
+  pingMessage,
   type ServerMessage,
   SignallingError,
   sdpMessage,
@@ -138,6 +139,17 @@ describe('server messages, version 2', () => {
 
   test('rtc:stop', () => {
     expect(server(frame('rtc:stop', {}))).toEqual({ type: 'rtc:stop', data: {} });
+  });
+
+  test('rtc:pong, and rtc:joined saying the server answers pings (a boolean, or absent)', () => {
+    expect(server(frame('rtc:pong', { extra: 1 }))).toStrictEqual({ type: 'rtc:pong', data: {} });
+    const joined = { client_id: 'me', peers: [], descriptions: {}, pool: 'p' };
+    const parsed = server(frame('rtc:joined', { ...joined, answers_ping: true }));
+    expect(parsed.type === 'rtc:joined' && parsed.data.answers_ping).toBe(true);
+    const absent = server(frame('rtc:joined', joined));
+    expect(absent.type === 'rtc:joined' && 'answers_ping' in absent.data).toBe(false);
+    const refused = serverError(frame('rtc:joined', { ...joined, answers_ping: 'yes' }));
+    expect(refused).toMatchObject({ code: 'invalid-field', field: 'data.answers_ping' });
   });
 
   test('rtc:describe with any JSON description, null included', () => {
@@ -269,6 +281,8 @@ describe('client messages (version 2)', () => {
       data: { for: 'b', candidate: hostCandidate },
     });
     expect(candidateMessage('b', null)).toEqual({ type: 'rtc:candidate', data: { for: 'b', candidate: null } });
+    expect(pingMessage()).toEqual({ type: 'rtc:ping', data: {} });
+    expect(client(encodeFrame(pingMessage()))).toEqual(pingMessage());
   });
 
   test('encodeFrame writes { type, data } as JSON text', () => {
@@ -333,6 +347,7 @@ describe('round trips of server messages', () => {
     { type: 'rtc:describe', data: { id: 'a', description: { deep: { er: [true, 1.5, 'x'] } } } },
     { type: 'rtc:error', data: { message: 'nope' } },
     { type: 'rtc:error', data: { message: 'nope', reason: 'invalid-field' } },
+    { type: 'rtc:pong', data: {} },
   ];
 
   test.each(messages.map((message) => [message.type, message] as const))('%s', (_type, message) => {

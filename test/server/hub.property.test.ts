@@ -151,7 +151,13 @@ function run(steps: Step[]): void {
         who.pool = pool;
         totals.joins += 1;
         const descriptions = Object.fromEntries(already.map((one) => [one.id, one.description]));
-        expect_(who, 'rtc:joined', { client_id: who.id, peers: already.map(({ id }) => id), descriptions, pool });
+        expect_(who, 'rtc:joined', {
+          client_id: who.id,
+          peers: already.map(({ id }) => id),
+          descriptions,
+          pool,
+          answers_ping: true,
+        });
         for (const one of already) expect_(one, 'rtc:peer', { id: who.id });
         break;
       }

@@ -161,7 +161,14 @@ describe('ice_servers on the wire', () => {
     server.events$.subscribe((event) => events.push(event));
     const ada = await harness.raw(server.url);
     const joined = await ada.join('room');
-    expect(Object.keys(joined).sort()).toEqual(['client_id', 'descriptions', 'peers', 'pool', 'resume']);
+    expect(Object.keys(joined).sort()).toEqual([
+      'answers_ping',
+      'client_id',
+      'descriptions',
+      'peers',
+      'pool',
+      'resume',
+    ]);
     ada.socket.terminate();
     await until(() => events.some((event) => event.type === 'detach'), 'the session kept');
     const again = await harness.raw(server.url);

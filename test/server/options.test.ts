@@ -32,6 +32,7 @@ describe("pools: 'private'", () => {
       descriptions: {},
       pool: 'club',
       resume: { token: expect.any(String), window_ms: 15_000 },
+      answers_ping: true,
     });
 
     client.socket.close();
@@ -82,6 +83,7 @@ describe('resolvePool', () => {
       descriptions: { [adaJoined.client_id]: null },
       pool: 'team-blue',
       resume: { token: expect.any(String), window_ms: 15_000 },
+      answers_ping: true,
     });
     expect((await ada.next('rtc:peer')).data).toStrictEqual({ id: bobJoined.client_id });
     bob.send('rtc:sdp', { to: adaJoined.client_id, description: offer });

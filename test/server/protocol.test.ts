@@ -34,6 +34,7 @@ describe('joining', () => {
       descriptions: {},
       pool: 'room',
       resume: { token: expect.any(String), window_ms: 15_000 },
+      answers_ping: true,
     });
 
     const bob = await harness.raw(server.url);
@@ -44,6 +45,7 @@ describe('joining', () => {
       descriptions: { [adaJoined.client_id]: null },
       pool: 'room',
       resume: { token: expect.any(String), window_ms: 15_000 },
+      answers_ping: true,
     });
     expect((await ada.next('rtc:peer')).data).toStrictEqual({ id: bobJoined.client_id });
     // Each member's resume token is its own secret.

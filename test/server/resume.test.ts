@@ -175,6 +175,26 @@ describe('resuming a session', () => {
     expect((await ada.client.next('rtc:close')).data).toStrictEqual({ id: bob.id, uid: bob.id });
   });
 
+  test('rtc:ping is answered with rtc:pong, before joining too; in a session both count as frames for a resume', async () => {
+    const server = await harness.start({ resumeWindowMs: 5_000 });
+    const events: ServerEvent[] = [];
+    server.events$.subscribe((event) => events.push(event));
+    const bob = await harness.raw(server.url);
+    bob.send('rtc:ping', {});
+    expect((await bob.next('rtc:pong')).data).toStrictEqual({});
+    const joined = await bob.join('room');
+    expect(joined.answers_ping).toBe(true);
+    bob.send('rtc:ping', {});
+    await bob.next('rtc:pong');
+    bob.socket.terminate();
+    await until(() => detached(events, joined.client_id), 'the session kept');
+    const again = await harness.raw(server.url);
+    // Claim the pong never arrived: it is held, and sent again like any frame.
+    again.send('rtc:resume', { id: joined.client_id, token: joined.resume?.token, received: 0 });
+    expect((await again.next('rtc:resumed')).data).toStrictEqual({ client_id: joined.client_id, received: 1 });
+    expect(await again.next('rtc:pong')).toStrictEqual({ type: 'rtc:pong', data: {} });
+  });
+
   test('socket.io: a lost transport keeps the session, and a new socket.io connection resumes it', async () => {
     const server = await harness.start({ resumeWindowMs: 5_000 });
     const events: ServerEvent[] = [];

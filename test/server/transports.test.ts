@@ -45,6 +45,7 @@ describe('socket.io and the raw WebSocket together', () => {
         descriptions: {},
         pool: 'mixed',
         resume: { token: expect.any(String), window_ms: 15_000 },
+        answers_ping: true,
       });
 
       const raw = await harness.raw(server.url);

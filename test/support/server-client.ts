@@ -29,6 +29,7 @@ export interface Joined {
   descriptions: Record<string, unknown>;
   pool: string;
   resume?: { token: string; window_ms: number };
+  answers_ping?: boolean;
 }
 
 /** How a connection ended. `code` is the WebSocket close code (undefined for socket.io, which has none). */
