@@ -89,4 +89,25 @@ export interface SignallingOptions {
    * of them ends the channel (`outbox-overflow`).
    */
   maxOutbox?: number;
+  /**
+   * The client's heartbeat, so that a connection that went silent without
+   * closing (a half-open TCP connection: a NAT that forgot it, a network
+   * switched under it) is resumed in seconds rather than when TCP gives up.
+   * After `intervalMs` without a frame from the server (default 5000) the
+   * channel sends `rtc:ping`; after `timeoutMs` more without one (default
+   * 5000) it takes the connection for lost, and the transceiver makes a new
+   * one on which the session resumes. It runs only with a server that
+   * answers pings (`answers_ping` in `rtc:joined`) over a transceiver that
+   * reconnects by itself (`Transceiver.reconnects`: a
+   * `WebSocketTransceiver` made from a factory or a URL; socket.io
+   * keeps its own heartbeat). `false`: no heartbeat.
+   */
+  heartbeat?:
+    | {
+        /** Quiet time after which the channel sends `rtc:ping`, ms (default 5000). */
+        intervalMs?: number;
+        /** Time after an unanswered `rtc:ping` at which the connection is lost, ms (default 5000). */
+        timeoutMs?: number;
+      }
+    | false;
 }

@@ -1,6 +1,12 @@
 import { Observable, Subject } from 'rxjs';
 import { SignallingError } from '../protocol/errors.js';
-import { type ClientMessage, RESUME_REFUSED, resumeMessage, type ServerMessage } from '../protocol/messages.js';
+import {
+  type ClientMessage,
+  pingMessage,
+  RESUME_REFUSED,
+  resumeMessage,
+  type ServerMessage,
+} from '../protocol/messages.js';
 import { parseServerEvent } from '../protocol/parse.js';
 import type { Logger } from '../shared/logger.js';
 import { SignallingClosedError } from './errors.js';
@@ -11,6 +17,7 @@ import {
   type SignallingOptions,
   type SignallingState,
 } from './events.js';
+import { Heartbeat } from './heartbeat.js';
 import { type SocketIoLike, SocketIoTransceiver } from './socketio.js';
 import type { ReceivedFrame, Transceiver, TransportEvent } from './transceiver.js';
 import { type WebSocketLike, WebSocketTransceiver, type WebSocketTransceiverOptions } from './websocket.js';
@@ -104,6 +111,10 @@ export class Signalling extends EventTarget {
   #resuming = false;
   #expiry: ReturnType<typeof setTimeout> | undefined;
   #closeReason: SignallingCloseReason | undefined;
+  /** Undefined with `heartbeat: false`. */
+  readonly #heartbeat: Heartbeat | undefined;
+  /** The server said in `rtc:joined` that it answers `rtc:ping`. */
+  #answersPing = false;
 
   /** Every server message, parsed and typed. Completes when the channel closes. */
   readonly messages: Observable<ServerMessage> = this.#messages.asObservable();
@@ -120,6 +131,23 @@ export class Signalling extends EventTarget {
     this.transceiver = transceiver;
     this.#logger = options.logger;
     this.#maxOutbox = options.maxOutbox ?? 1000;
+    this.#heartbeat =
+      options.heartbeat === false
+        ? undefined
+        : new Heartbeat(
+            { intervalMs: 5000, timeoutMs: 5000, ...options.heartbeat },
+            {
+              ping: () => this.send(pingMessage()),
+              lost: (waited) => {
+                this.#logger?.log(
+                  'info',
+                  'signal',
+                  `no answer to rtc:ping in ${Math.round(waited)} ms: connection lost`,
+                );
+                this.transceiver.reconnect();
+              },
+            },
+          );
     // Two paths: what the server sent, and what the transport says of itself. No frame reaches the second.
     const offFrames = transceiver.onFrame((frame) => this.#frame(frame));
     const offTransport = transceiver.onTransport((event) => this.#transport(event));
@@ -191,6 +219,7 @@ export class Signalling extends EventTarget {
    * comes before `rtc:resumed` on a new connection (the server sends that first).
    */
   #frame(frame: ReceivedFrame): void {
+    this.#heartbeat?.heard();
     const result =
       frame instanceof SignallingError
         ? { ok: false as const, error: frame }
@@ -205,6 +234,8 @@ export class Signalling extends EventTarget {
       this.#received = 0;
       this.#outbox = [];
       this.#base = 0;
+      this.#answersPing = message.data.answers_ping === true;
+      this.#startHeartbeat();
     } else if (this.#resuming && message?.type === 'rtc:error' && message.data.reason === RESUME_REFUSED) {
       this.#giveUp('resume-refused', message.data.message);
     } else if (this.#session && !this.#resuming) this.#received++; // before rtc:resumed nothing is a session frame
@@ -217,6 +248,7 @@ export class Signalling extends EventTarget {
   #offline(): void {
     const session = this.#session;
     this.#resuming = false;
+    this.#heartbeat?.stop();
     if (!session) {
       this.#giveUp('connection-lost', 'the connection was lost, with no session to resume');
       return;
@@ -249,6 +281,16 @@ export class Signalling extends EventTarget {
     this.#expiry = undefined;
     for (const message of this.#outbox) this.#transmit(message);
     this.#become('online');
+    this.#startHeartbeat();
+  }
+
+  /**
+   * Starts the heartbeat (see `SignallingOptions.heartbeat`) when the server answers pings and the transport can
+   * reconnect. Its `rtc:ping` is a frame like any other (counted, sent again after a resume), as the server's
+   * `rtc:pong` is.
+   */
+  #startHeartbeat(): void {
+    if (this.#answersPing && this.transceiver.reconnects && !this.#closed) this.#heartbeat?.start();
   }
 
   #become(state: SignallingState): void {
@@ -284,6 +326,7 @@ export class Signalling extends EventTarget {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#expiry);
+    this.#heartbeat?.stop();
     this.#unlisten();
     this.#logger?.log('info', 'signal', 'signalling closed');
     this.#messages.complete();

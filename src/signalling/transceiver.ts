@@ -94,6 +94,21 @@ export class Transceiver extends EventTarget {
     throw new TypeError(`${this.constructor.name} cannot send ${type}: override Transceiver.send`);
   }
 
+  /**
+   * True when this transceiver replaces a lost connection by itself (reporting `offline`, then `online`), so that
+   * {@link reconnect} does something. A subclass that does overrides both.
+   */
+  get reconnects(): boolean {
+    return false;
+  }
+
+  /**
+   * Takes the current connection for lost although it has not closed (it went silent: {@link Signalling}'s
+   * heartbeat calls this) and makes a new one, reporting `offline` and then `online`. Does nothing unless
+   * {@link reconnects}.
+   */
+  reconnect(): void {}
+
   /** Closes the channel and reports `closed` (once). Override it to close the transport, then call `super.close()`. */
   close(): void {
     if (this.#closed) return;

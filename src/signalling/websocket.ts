@@ -128,6 +128,23 @@ export class WebSocketTransceiver extends Transceiver {
     else if (socket?.readyState === OPEN) socket.send(frame);
   }
 
+  /** True when made from a factory or a URL with `reconnect` on: only then can it replace a socket. */
+  override get reconnects(): boolean {
+    return this.#connect !== undefined;
+  }
+
+  /**
+   * Gives up on the open socket as lost (it went silent) and makes a new one, as after a broken connection. The
+   * silent socket is not closed from here: a close frame that reached the server before the new connection's
+   * `rtc:resume` would read as a leave. The resume takes the session over and the server closes the old
+   * connection (4001); a socket that is truly dead ends when its TCP connection does.
+   */
+  override reconnect(): void {
+    // A socket still connecting (or none, between attempts) is in the backoff's hands already.
+    if (!this.#connect || this.closed || this.#queue || !this.#socket) return;
+    this.#lost(1006);
+  }
+
   /**
    * Closes the socket with code 1000 (a clean leave: the server does not keep
    * the session) and stops reconnecting; queued frames are dropped. Idempotent.

@@ -3,14 +3,16 @@
  * @roamhq/wrtc, signalling through the real server over `Signalling.websocket`
  * from a socket factory, with a TCP proxy (test/support/tcp-proxy.ts) between
  * them that cuts every connection (the server sees 1006: a lost connection,
- * not a leave) and refuses new ones for a while. The media path (UDP on
- * loopback) is not cut: the peer connections must not notice.
+ * not a leave) and refuses new ones for a while, or freezes them (nothing
+ * passes and nothing closes: only the client's heartbeat can tell). The
+ * media path (UDP on loopback) is not cut: the peer connections must not
+ * notice.
  */
 import wrtc from '@roamhq/wrtc';
 import { afterEach, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { PoolError, type PoolEventData } from '../../src/pool-events.js';
-import { Signalling } from '../../src/signalling/index.js';
+import { Signalling, type SignallingOptions } from '../../src/signalling/index.js';
 import { type ChannelLike, collectMessages } from '../support/real-stacks.js';
 import { serverHarness } from '../support/server-client.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -28,8 +30,8 @@ afterEach(async () => {
 });
 
 /** A Pool on wrtc whose signalling is a WebSocket to `url`, made again after each lost connection. */
-function member(name: string, url: string): Member {
-  const created = Object.assign(wrtcMember(name, new Signalling.websocket(() => new WebSocket(url))), {
+function member(name: string, url: string, options: SignallingOptions = {}): Member {
+  const created = Object.assign(wrtcMember(name, new Signalling.websocket(() => new WebSocket(url), options)), {
     tracksFrom: [] as string[],
   });
   cleanup.push(() => created.pool.close());
@@ -208,4 +210,62 @@ test('an outage longer than the resume window is a clean leave on every side', a
   expect(ada.pool.actor.getSnapshot().status).toBe('done');
   expect(proxy.accepted + proxy.refused).toBe(attempts);
   console.log(`outage past the window: ada's pool ended ${endedAt - cutAt} ms after the cut (window 1500 ms)`);
+}, 60_000);
+
+test('a signalling connection gone silent without closing is noticed by the client heartbeat and resumed; nothing is lost', async () => {
+  // The server's own heartbeat (10 s ping, 20 s timeout) would take far longer: the client's finds it first.
+  const server = await harness.start();
+  const proxy = await TcpProxy.start(server.port);
+  cleanup.push(() => proxy.close());
+  const heartbeat = { intervalMs: 400, timeoutMs: 400 };
+  const ada = member('ada', `ws://127.0.0.1:${proxy.port}/ws`, { heartbeat });
+  const bob = member('bob', `ws://127.0.0.1:${server.port}/ws`, { heartbeat });
+  const ids = await mesh([ada, bob], 'mesh');
+  const [adaId, bobId] = ids as [string, string];
+  const link = await openChannel(ada, bob, bobId, 'ada-bob');
+  await exchange([link], 'before');
+  const pcsBefore = [[...ada.pcs], [...bob.pcs]];
+  const adaToBob = ada.pcs[0] as RTCPeerConnection;
+  await until(() => adaToBob.signalingState === 'stable', 'ada → bob stable');
+  const states: string[] = [];
+  ada.signalling.state$.subscribe((state) => states.push(state));
+
+  const frozenAt = Date.now();
+  proxy.freeze();
+  // Into the silent connection: ada's offer for a new track, and the server's description of bob for ada.
+  const source = new wrtc.nonstandard.RTCAudioSource();
+  const track = source.createTrack();
+  cleanup.push(() => track.stop());
+  ada.pool.getConnection(bobId)?.addTrack(track);
+  expect(server.describe(bobId, { seat: 2 })).toBe(true);
+  await until(() => states.includes('offline'), 'ada to notice the silence');
+  const noticedAt = Date.now();
+  await until(() => ada.signalling.state === 'online', "ada's session resumed on a new connection");
+  const resumedAt = Date.now();
+
+  await until(() => bob.tracksFrom.length === 1, "ada's track at bob");
+  expect(bob.tracksFrom).toEqual([adaId]);
+  await until(() => ofType(ada, 'describe').length === 1, 'the description at ada');
+  expect(ofType(ada, 'describe')[0]).toMatchObject({ id: bobId, description: { seat: 2 } });
+  await until(() => adaToBob.signalingState === 'stable', "ada's offer answered");
+  await exchange([link], 'after');
+
+  // One loss, one resume; same ids and connections; bob never saw ada leave; nothing refused.
+  expect(states).toEqual(['online', 'offline', 'online']);
+  expect(ofType(ada, 'reconnecting')).toHaveLength(1);
+  expect(ofType(ada, 'reconnected')).toHaveLength(1);
+  expect([ada.pool.id, bob.pool.id]).toEqual(ids);
+  expect([ada.pcs, bob.pcs]).toEqual(pcsBefore);
+  expect(link.atFar).toEqual(['before', 'after'].map((phase) => `ada-bob there ${phase}`));
+  expect(link.atNear).toEqual(['before', 'after'].map((phase) => `ada-bob back ${phase}`));
+  for (const one of [ada, bob]) {
+    expect(ofType(one, 'close')).toEqual([]);
+    expect(ofType(one, 'error')).toEqual([]);
+  }
+  expect(ofType(bob, 'reconnecting')).toEqual([]);
+  expect(server.stats()).toMatchObject({ endpoints: 2, detached: 0, joins: 2, leaves: 0, resumes: 1 });
+  console.log(
+    `heartbeat: silence noticed ${noticedAt - frozenAt} ms after the freeze (interval ${heartbeat.intervalMs} ms + ` +
+      `timeout ${heartbeat.timeoutMs} ms), session resumed ${resumedAt - frozenAt} ms after it`,
+  );
 }, 60_000);

@@ -40,7 +40,11 @@ describe('signalling types', () => {
     expectTypeOf(Signalling.socket.io).constructorParameters.toEqualTypeOf<
       [socket: SocketIoLike, options?: SignallingOptions]
     >();
-    expectTypeOf<SignallingOptions>().toEqualTypeOf<{ logger?: Logger; maxOutbox?: number }>();
+    expectTypeOf<SignallingOptions>().toEqualTypeOf<{
+      logger?: Logger;
+      maxOutbox?: number;
+      heartbeat?: { intervalMs?: number; timeoutMs?: number } | false;
+    }>();
     expectTypeOf<WebSocketTransceiverOptions>().toEqualTypeOf<{
       maxFrameBytes?: number;
       reconnect?: ReconnectOptions | false;

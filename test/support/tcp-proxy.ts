@@ -10,6 +10,10 @@ import { type AddressInfo, createServer, type Server, type Socket, connect as tc
  *   abnormal loss, not a leave), and refuses new connections (accepted, then
  *   destroyed at once: a client sees its socket fail) until {@link restore}.
  * - {@link restore}: proxies new connections again.
+ * - {@link freeze}: stops carrying bytes on every open connection, both ways,
+ *   without closing any (a half-open path: a NAT that forgot the mapping, a
+ *   network switched under the client): neither end sees anything happen.
+ *   New connections are proxied as usual.
  *
  * @example
  * const proxy = await TcpProxy.start(server.port);
@@ -83,6 +87,16 @@ export class TcpProxy {
       upstream.resetAndDestroy();
     }
     this.#pairs.clear();
+  }
+
+  /** Stops forwarding on every open connection, leaving each open at both ends; new ones are proxied. */
+  freeze(): void {
+    for (const [client, upstream] of this.#pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
   }
 
   /** Accepts and proxies connections again. */
