@@ -5,8 +5,8 @@
  *   npm run bench:server     # raises `ulimit -n` to the hard limit, then:
  *   npx tsx bench/server/index.ts [--sizes 1000,5000,10000] [--rounds 3] [--rate 1]
  *                                 [--latency-seconds 6] [--throughput-seconds 4] [--profile]
- *   npx tsx bench/server/index.ts --cluster [--sizes 1000] [--rounds 1]
- *   npx tsx bench/server/index.ts --soak [minutes] [--sizes 1000] [--rate 1]
+ *   npx tsx bench/server/index.ts --cluster [--sizes 10000] [--rounds 1]   # cluster, single and bare
+ *   npx tsx bench/server/index.ts --soak [minutes] [--sizes 1000] [--rate 1] [--cluster]
  *
  * Every server runs in its own process (forked with --expose-gc), the
  * clients in another; this process only orchestrates. Rounds alternate which
@@ -20,7 +20,15 @@ import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import { openFileLimit } from './child.js';
 import { startRedis } from './redis.js';
-import { type Implementation, printTable, printTargets, type RoundResult, type Summary, summarize } from './report.js';
+import {
+  type Implementation,
+  printClusterRatios,
+  printTable,
+  printTargets,
+  type RoundResult,
+  type Summary,
+  summarize,
+} from './report.js';
 import { type RoundOptions, runRound, type Servers, startServers, urlsOf } from './round.js';
 import { runSoak } from './soak.js';
 
@@ -127,8 +135,22 @@ async function checkCluster(servers: Servers): Promise<void> {
   }
 }
 
-const roundOrder = (round: number): readonly ('ours' | 'bare')[] =>
-  round % 2 === 0 ? ['ours', 'bare'] : ['bare', 'ours'];
+/** One server setup a round measures: our server on one process or on a cluster, or the bare relay. */
+interface Contender {
+  label: Implementation;
+  implementation: 'ours' | 'bare';
+  processes: number;
+}
+
+const SINGLE: Contender = { label: 'ours', implementation: 'ours', processes: 1 };
+const BARE: Contender = { label: 'bare', implementation: 'bare', processes: 1 };
+const CLUSTER: Contender = { label: 'ours-cluster', implementation: 'ours', processes: CLUSTER_PROCESSES };
+
+/** Each round starts with the next contender, so that none always runs first (or last) on the shared cores. */
+function roundOrder(contenders: readonly Contender[], round: number): Contender[] {
+  const shift = round % contenders.length;
+  return [...contenders.slice(shift), ...contenders.slice(0, shift)];
+}
 
 function roundLine(implementation: Implementation, result: RoundResult): string {
   return (
@@ -154,17 +176,19 @@ async function benchmark(options: Options): Promise<void> {
     }
     const serverFlags = options.profile ? ['--cpu-prof', '--cpu-prof-dir=bench/server/profiles'] : [];
     if (options.profile) console.log('profiling our server: --cpu-prof into bench/server/profiles/');
+    // Cluster mode measures the single process and the bare relay in the same run too: the cluster's cost is a ratio.
+    const contenders = options.cluster ? [CLUSTER, SINGLE, BARE] : [SINGLE, BARE];
     for (const size of options.sizes) {
-      const results: Record<'ours' | 'bare', RoundResult[]> = { ours: [], bare: [] };
+      const results = new Map<Implementation, RoundResult[]>(contenders.map(({ label }) => [label, []]));
       for (let round = 0; round < options.rounds; round += 1) {
         const line: string[] = [];
-        for (const implementation of options.cluster ? (['ours'] as const) : roundOrder(round)) {
+        for (const { label, implementation, processes } of roundOrder(contenders, round)) {
           const roundOptions: RoundOptions = {
             implementation,
-            processes: options.cluster ? CLUSTER_PROCESSES : 1,
-            ...(redis ? { redis: redis.url } : {}),
+            processes,
+            ...(redis && processes > 1 ? { redis: redis.url } : {}),
             clients: size,
-            poolPrefix: `r${round}-${implementation}`,
+            poolPrefix: `r${round}-${label}`,
             rate: options.rate,
             latencySeconds: options.latencySeconds,
             throughputSeconds: options.throughputSeconds,
@@ -174,25 +198,40 @@ async function benchmark(options: Options): Promise<void> {
             serverFlags,
           };
           const result = await runRound(roundOptions);
-          results[implementation].push(result);
-          line.push(roundLine(options.cluster ? 'ours-cluster' : implementation, result));
+          results.get(label)?.push(result);
+          line.push(roundLine(label, result));
         }
         console.log(`  ${size} clients, round ${round + 1}/${options.rounds}: ${line.join('; ')}`);
       }
-      if (options.cluster) summaries.push(summarize('ours-cluster', size, results.ours));
-      else summaries.push(summarize('ours', size, results.ours), summarize('bare', size, results.bare));
+      for (const { label } of contenders) summaries.push(summarize(label, size, results.get(label) ?? []));
     }
   } finally {
     await redis?.stop();
   }
   printTable(summaries, options.rate);
-  if (options.cluster) return;
+  if (options.cluster) printClusterRatios(summaries);
   const verdicts = printTargets(summaries);
   console.log('');
   console.log(
     `verdict: ${verdicts.every((v) => v.met) ? 'PASS' : 'MISS'} ` +
       `(${verdicts.map((v) => `${v.label} ${v.met ? 'met' : 'missed'}: ${v.detail}`).join('; ')})`,
   );
+}
+
+/** The soak, on one process or (`--cluster`) on the cluster with its own Redis. */
+async function soak(options: Options, soakMinutes: number): Promise<void> {
+  const redis = options.cluster ? await startRedis() : null;
+  try {
+    await runSoak({
+      ...options,
+      soakMinutes,
+      maxRate: MAX_RATE,
+      processes: redis ? CLUSTER_PROCESSES : 1,
+      redis: redis?.url,
+    });
+  } finally {
+    await redis?.stop();
+  }
 }
 
 async function main(): Promise<void> {
@@ -202,8 +241,8 @@ async function main(): Promise<void> {
   console.log(
     `server benchmark: node ${process.version}, ${availableParallelism()} cores, load average ${load?.toFixed(1)}; ` +
       (options.soakMinutes === null
-        ? `sizes ${options.sizes.join(', ')}; ${options.rounds} rounds each; ${options.cluster ? 'cluster (ours only)' : 'ours and bare alternating'}`
-        : `soak ${options.soakMinutes} min at ${options.sizes[0]} clients`),
+        ? `sizes ${options.sizes.join(', ')}; ${options.rounds} rounds each; ${options.cluster ? `our cluster of ${CLUSTER_PROCESSES}, ours and bare in turn` : 'ours and bare alternating'}`
+        : `soak ${options.soakMinutes} min at ${options.sizes[0]} clients${options.cluster ? ', cluster' : ''}`),
   );
   console.log(
     'our server: createSignallingServer defaults (rate limit 50/s burst 200 per connection, heartbeat 10 s/20 s, ' +
@@ -211,7 +250,7 @@ async function main(): Promise<void> {
       (options.cluster ? `; redis: redis://127.0.0.1:<port> (cluster mode)` : ''),
   );
   checkOpenFiles(Math.max(...options.sizes));
-  if (options.soakMinutes !== null) await runSoak({ ...options, soakMinutes: options.soakMinutes, maxRate: MAX_RATE });
+  if (options.soakMinutes !== null) await soak(options, options.soakMinutes);
   else await benchmark(options);
   const [loadAfter] = loadavg();
   console.log(

@@ -89,7 +89,7 @@ export function printTable(summaries: Summary[], rate: number): void {
     'msg/s: frames relayed per second at saturation (closed loop, at most 45 msg/s per client); per cpu-s: the same\n' +
       'per second of server CPU (steadier than msg/s when other work shares the cores); srv/load: CPU share of one core\n' +
       `meanwhile; p50/p99: relay latency at ${rate} msg/s per client (open loop); cpu/frame: server CPU per frame\n` +
-      'relayed at that paced load (neither side saturated: steadier than msg/s); heap/cl: server heapUsed after GC with\n' +
+      'relayed at that paced load (neither side saturated; includes our heartbeat\u2019s fixed work); heap/cl: server heapUsed after GC with\n' +
       'every client joined and idle for a heartbeat, minus before any client, per client; @join: the same 1 s after the\n' +
       'joins; @load: the same at the end of the paced window, traffic flowing; rss/cl likewise, for information. Medians over rounds; each round\u2019s msg/s on the right.',
   );
@@ -154,6 +154,25 @@ export function printTargets(summaries: Summary[]): Verdict[] {
     }
   }
   return verdicts;
+}
+
+/** The cluster against one process of ours and against the bare relay, per size (informational: no target). */
+export function printClusterRatios(summaries: Summary[]): void {
+  console.log('');
+  console.log('the cluster (all its processes) against one process of ours and against the bare relay (medians):');
+  for (const size of new Set(summaries.map((s) => s.size))) {
+    const of = (implementation: Implementation) =>
+      summaries.find((s) => s.size === size && s.implementation === implementation);
+    const cluster = of('ours-cluster');
+    if (!cluster) continue;
+    const against = (other: Summary | undefined, name: string) =>
+      other
+        ? `${name}: throughput ${(cluster.throughput / other.throughput).toFixed(2)}x, ` +
+          `p50 ${(cluster.p50 / other.p50).toFixed(2)}x, p99 ${(cluster.p99 / other.p99).toFixed(2)}x, ` +
+          `heap per idle client ${(cluster.heapPerClient / other.heapPerClient).toFixed(2)}x`
+        : `${name}: not measured`;
+    console.log(`  ${size} clients: ${against(of('ours'), 'vs one process')}; ${against(of('bare'), 'vs bare')}`);
+  }
 }
 
 /** Least-squares slope of y over x. */

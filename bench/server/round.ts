@@ -52,6 +52,12 @@ export async function heapOf(servers: Servers): Promise<HeapSample> {
   }));
 }
 
+/** Open file descriptors of our server processes, summed. */
+export async function descriptorsOf(servers: Servers): Promise<number> {
+  const counts = await Promise.all(servers.map((server) => server.request<number>('fds')));
+  return counts.reduce((sum, count) => sum + count, 0);
+}
+
 /** CPU time of the server processes, ms. */
 async function cpuOf(servers: Servers): Promise<number> {
   const samples = await Promise.all(servers.map((server) => server.request<NodeJS.CpuUsage>('cpu')));

@@ -3,10 +3,11 @@
  * `ours` (createSignallingServer, default options unless the orchestrator
  * passes `--redis`) or `bare` (bare.ts). Answers the orchestrator over IPC:
  * `heap` (forced GC, then `process.memoryUsage()`), `cpu` (this process's CPU
- * time), `relays` (frames relayed so far).
+ * time), `relays` (frames relayed so far), `fds` (open file descriptors; ours only).
  *
  *   node --expose-gc --import tsx bench/server/server-process.ts ours|bare [--redis redis://127.0.0.1:PORT]
  */
+import { readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, type SignallingServerOptions } from '../../src/server/options.js';
 import { startBareRelay } from './bare.js';
@@ -49,6 +50,15 @@ async function settledHeap(): Promise<HeapSample> {
   return { heapUsed, rss, external };
 }
 
+/** File descriptors this process holds (Linux: the entries of /proc/self/fd), or NaN where that is unknown. */
+function openDescriptors(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({ allowPositionals: true, options: { redis: { type: 'string' } } });
   const implementation = positionals[0];
@@ -68,6 +78,7 @@ async function main(): Promise<void> {
     heap: settledHeap,
     cpu: () => process.cpuUsage(),
     relays: () => server.stats().relays,
+    fds: openDescriptors,
   });
 }
 

@@ -1,19 +1,27 @@
 /**
- * Soak: our server under a fixed moderate load for minutes, with a trickle of
- * clients leaving and rejoining, its heap sampled after forced GC every 30 s.
- * A leak shows as a heap that keeps climbing while the load stays the same.
+ * Soak: our server (one process, or a cluster sharing pools through Redis)
+ * under a fixed moderate load for minutes, with a trickle of clients leaving
+ * and rejoining, its heap sampled after forced GC and its open file
+ * descriptors counted every 30 s. A leak shows as a heap or a descriptor
+ * count that keeps climbing while the load stays the same.
  */
 import { sleep } from './child.js';
 import type { StartArgs, WindowReport } from './load.js';
 import { slope } from './report.js';
-import { heapOf, startLoad, startServers } from './round.js';
+import { descriptorsOf, heapOf, startLoad, startServers } from './round.js';
 
 export interface SoakOptions {
   sizes: number[];
   rate: number;
   soakMinutes: number;
   maxRate: number;
+  /** Server processes; more than one shares pools through `redis`. */
+  processes: number;
+  redis?: string | undefined;
 }
+
+/** Descriptors that may come and go with the churn (sockets closing, sockets opening) without being a leak. */
+const FD_SLACK = 50;
 
 const SAMPLE_SECONDS = 30;
 /** Clients that leave and rejoin per second, as a share of all clients: join and leave paths leak too. */
@@ -28,10 +36,16 @@ export async function runSoak(options: SoakOptions): Promise<void> {
   const churn = clients * CHURN_SHARE;
   console.log(
     `soak: ${clients} clients at ${options.rate} msg/s each, ${churn.toFixed(1)} leave and rejoin per second, ` +
-      `heap after GC every ${SAMPLE_SECONDS} s for ${options.soakMinutes} min`,
+      `heap after GC and open descriptors every ${SAMPLE_SECONDS} s for ${options.soakMinutes} min` +
+      (options.processes > 1 ? `; ${options.processes} server processes and Redis (summed over the processes)` : ''),
   );
-  const servers = await startServers({ implementation: 'ours', processes: 1, serverFlags: [] });
-  const samples: { minutes: number; heap: number }[] = [];
+  const servers = await startServers({
+    implementation: 'ours',
+    processes: options.processes,
+    ...(options.redis ? { redis: options.redis } : {}),
+    serverFlags: [],
+  });
+  const samples: { minutes: number; heap: number; fds: number }[] = [];
   try {
     const before = await heapOf(servers);
     const { load } = await startLoad(servers, clients, 'soak');
@@ -41,20 +55,22 @@ export async function runSoak(options: SoakOptions): Promise<void> {
       await sleep(2000);
       await load.request('report');
       console.log(
-        `${'min'.padStart(5)}${'heap MB'.padStart(10)}${'KB/client'.padStart(11)}${'rss MB'.padStart(9)}` +
+        `${'min'.padStart(5)}${'heap MB'.padStart(10)}${'KB/client'.padStart(11)}${'rss MB'.padStart(9)}${'fds'.padStart(8)}` +
           `${'msg/s'.padStart(8)}${'p50'.padStart(12)}${'p99'.padStart(12)}${'rejoins'.padStart(9)}   errors`,
       );
       const end = started + options.soakMinutes * 60_000;
       for (;;) {
         const heap = await heapOf(servers);
+        const fds = await descriptorsOf(servers);
         const window = await load.request<WindowReport>('report');
         const minutes = (performance.now() - started) / 60_000;
-        samples.push({ minutes, heap: heap.heapUsed });
+        samples.push({ minutes, heap: heap.heapUsed, fds });
         const errors = Object.entries(window.errors).map(([reason, count]) => `${reason} ×${count}`);
         console.log(
           `${minutes.toFixed(1).padStart(5)}${(heap.heapUsed / 2 ** 20).toFixed(2).padStart(10)}` +
             `${((heap.heapUsed - before.heapUsed) / clients / 1024).toFixed(2).padStart(11)}` +
-            `${(heap.rss / 2 ** 20).toFixed(0).padStart(9)}${(window.received / window.seconds).toFixed(0).padStart(8)}` +
+            `${(heap.rss / 2 ** 20).toFixed(0).padStart(9)}${String(fds).padStart(8)}` +
+            `${(window.received / window.seconds).toFixed(0).padStart(8)}` +
             `${`${window.latency.p50.toFixed(2)} ms`.padStart(12)}${`${window.latency.p99.toFixed(2)} ms`.padStart(12)}` +
             `${String(window.reconnects).padStart(9)}   ${errors.join(', ') || '-'}`,
         );
@@ -79,7 +95,15 @@ export async function runSoak(options: SoakOptions): Promise<void> {
   const span = (judged[judged.length - 1]?.minutes ?? 0) - (judged[0]?.minutes ?? 0);
   const growth = perMinute * span;
   const flat = growth <= FLAT_SHARE * first && last / first <= 1 + FLAT_SHARE;
+  const firstFds = judged[0]?.fds ?? Number.NaN;
+  const lastFds = judged[judged.length - 1]?.fds ?? Number.NaN;
+  const maxFds = Math.max(...judged.map((sample) => sample.fds));
+  const fdsFlat = lastFds <= firstFds + FD_SLACK && maxFds <= firstFds + FD_SLACK;
   console.log('');
+  console.log(
+    `descriptors: ${firstFds} → ${lastFds} (highest ${maxFds}); verdict: ${fdsFlat ? 'FLAT' : 'GROWING'} ` +
+      `(flat = never more than ${FD_SLACK} above the first judged sample)`,
+  );
   console.log(
     `heap trend: ${(perMinute / 1024).toFixed(1)} KB/min over ${span.toFixed(1)} min (${(growth / 2 ** 20).toFixed(2)} MB), ` +
       `last/first ${(last / first).toFixed(3)}; verdict: ${flat ? 'FLAT' : 'GROWING'} ` +
