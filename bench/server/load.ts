@@ -6,8 +6,10 @@
  * - `connect {urls, clients, poolPrefix}`: opens the clients (round-robin
  *   over `urls`, so a pool spans every server process in cluster mode) and
  *   resolves once every client knows every peer of its pool;
- * - `start {mode: 'paced', rate}`: each client sends `rate` messages a second,
- *   spread evenly (open loop: latency at a fixed offered load);
+ * - `start {mode: 'paced', rate, churnPerSecond?}`: each client sends `rate` messages a second,
+ *   spread evenly (open loop: latency at a fixed offered load); with churn, that many clients a
+ *   second either leave and join again (a new session) or lose their connection and resume their
+ *   session on a new one, in turn;
  * - `start {mode: 'saturate', window, maxRate}`: keeps `window` messages in
  *   flight across all clients, no client above `maxRate` a second (closed
  *   loop: throughput at saturation, under the server's rate limit);
@@ -37,7 +39,12 @@ export interface WindowReport {
   errors: Record<string, number>;
   /** CPU time of this process in the window, ms. */
   cpuMs: number;
+  /** Clients that left and joined again (churn). */
   reconnects: number;
+  /** Clients whose connection was cut and whose session resumed on a new one (churn). */
+  resumes: number;
+  /** Frames a resumed client had sent that the server says it never got (they died with the connection). */
+  resumeLost: number;
 }
 
 interface Client {
@@ -49,6 +56,12 @@ interface Client {
   peers: string[];
   sent: number;
   nextAllowed: number;
+  /** The resume token from `rtc:joined`. */
+  token: string | null;
+  /** Frames received since `rtc:joined` (`rtc:resumed` excepted), as the resume counts them. */
+  received: number;
+  /** Frames sent since `rtc:joined`. */
+  sentInSession: number;
 }
 
 const clients: Client[] = [];
@@ -73,6 +86,8 @@ function newWindow() {
     errors: {} as Record<string, number>,
     samples: [] as number[],
     reconnects: 0,
+    resumes: 0,
+    resumeLost: 0,
   };
 }
 
@@ -90,6 +105,7 @@ function layoutPools(count: number, prefix: string): { name: string; size: numbe
 }
 
 function onFrame(client: Client, frame: Buffer): void {
+  client.received += 1; // undone below for the two frames outside the count
   const stamp = relayStamp(frame);
   if (stamp !== null) {
     window.received += 1;
@@ -103,8 +119,13 @@ function onFrame(client: Client, frame: Buffer): void {
     const id = data.client_id as string;
     if (!isPlainId(id)) throw new Error(`client id ${JSON.stringify(id)} would need escaping`);
     client.id = id;
+    client.token = (data.resume as { token: string } | undefined)?.token ?? null;
+    client.received = 0;
     client.peers.push(...(data.peers as string[]));
     client.ws.emit('bench:joined');
+  } else if (type === 'rtc:resumed') {
+    client.received -= 1;
+    client.ws.emit('bench:resumed', data.received as number);
   } else if (type === 'rtc:peer') client.peers.push(data.id as string);
   else if (type === 'rtc:close') client.peers = client.peers.filter((peer) => peer !== data.id);
   else if (type === 'rtc:error') {
@@ -128,6 +149,9 @@ function openClient(slot: number, pool: { name: string; size: number }): Promise
     peers: [],
     sent: 0,
     nextAllowed: 0,
+    token: null,
+    received: 0,
+    sentInSession: 0,
   };
   return new Promise((resolve, reject) => {
     ws.on('error', (error) => reject(new Error(`client ${slot}: ${error.message}`)));
@@ -168,6 +192,7 @@ function sendOne(client: Client, now: number): boolean {
   const to = client.peers[client.sent % client.peers.length] as string;
   client.ws.send(relayFrame(client.sent, to, now));
   client.sent += 1;
+  client.sentInSession += 1;
   window.sent += 1;
   inflight += 1;
   return true;
@@ -203,14 +228,57 @@ function pump(): void {
   }
 }
 
+/**
+ * Cuts `old`'s connection (no close frame: the server keeps the session) and resumes its session on a new one,
+ * with the count of frames it received. The frames the server never got are counted, not sent again: they are
+ * synthetic relays, and the window's `resumeLost` says how many there were.
+ */
+function resumeClient(slot: number, old: Client): Promise<Client> {
+  const { id, token, received, sentInSession } = old;
+  old.id = null; // not a sender while it is away
+  old.ws.terminate();
+  const url = urls[slot % urls.length] ?? '';
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws`, { perMessageDeflate: false, skipUTF8Validation: true });
+  const client: Client = { ...old, ws, id: null, received };
+  return new Promise((resolve, reject) => {
+    ws.on('error', (error) => reject(new Error(`client ${slot}: ${error.message}`)));
+    ws.once('open', () => ws.send(JSON.stringify({ type: 'rtc:resume', data: { id, token, received } })));
+    ws.once('bench:resumed', (serverReceived: number) => {
+      window.resumeLost += sentInSession - serverReceived;
+      client.sentInSession = serverReceived;
+      client.id = id;
+      resolve(client);
+    });
+    ws.on('message', (frame: Buffer) => onFrame(client, frame));
+    ws.once('close', (code) => {
+      if (client.id === null) reject(new Error(`client ${slot}: closed (${code}) before rtc:resumed`));
+    });
+  });
+}
+
 function churn(perSecond: number): NodeJS.Timeout {
   let owed = 0;
+  let resume = false;
   return setInterval(() => {
     owed += perSecond;
     for (; owed >= 1; owed -= 1) {
       const slot = Math.floor(Math.random() * clients.length);
       const old = clients[slot] as Client;
       if (old.id === null) continue;
+      // Every other churned client resumes its session instead of leaving.
+      resume = !resume;
+      if (resume && old.token !== null) {
+        resumeClient(slot, old).then(
+          (client) => {
+            clients[slot] = client;
+            window.resumes += 1;
+          },
+          (error: unknown) => {
+            window.errors[`resume: ${String(error)}`] = (window.errors[`resume: ${String(error)}`] ?? 0) + 1;
+          },
+        );
+        continue;
+      }
       old.id = null; // not a sender any more
       old.ws.close();
       const pool = { name: old.pool, size: old.poolSize };
@@ -269,6 +337,8 @@ function report(): WindowReport {
     errors: window.errors,
     cpuMs: (cpu.user + cpu.system) / 1000,
     reconnects: window.reconnects,
+    resumes: window.resumes,
+    resumeLost: window.resumeLost,
   };
   window = newWindow();
   return result;

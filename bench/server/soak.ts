@@ -35,7 +35,8 @@ export async function runSoak(options: SoakOptions): Promise<void> {
   const clients = options.sizes[0] ?? 1000;
   const churn = clients * CHURN_SHARE;
   console.log(
-    `soak: ${clients} clients at ${options.rate} msg/s each, ${churn.toFixed(1)} leave and rejoin per second, ` +
+    `soak: ${clients} clients at ${options.rate} msg/s each; churn: ${churn.toFixed(1)} a second, in turn leaving and ` +
+      'joining again, or cut off and resuming their session on a new connection; ' +
       `heap after GC and open descriptors every ${SAMPLE_SECONDS} s for ${options.soakMinutes} min` +
       (options.processes > 1 ? `; ${options.processes} server processes and Redis (summed over the processes)` : ''),
   );
@@ -56,7 +57,8 @@ export async function runSoak(options: SoakOptions): Promise<void> {
       await load.request('report');
       console.log(
         `${'min'.padStart(5)}${'heap MB'.padStart(10)}${'KB/client'.padStart(11)}${'rss MB'.padStart(9)}${'fds'.padStart(8)}` +
-          `${'msg/s'.padStart(8)}${'p50'.padStart(12)}${'p99'.padStart(12)}${'rejoins'.padStart(9)}   errors`,
+          `${'msg/s'.padStart(8)}${'p50'.padStart(12)}${'p99'.padStart(12)}${'rejoins'.padStart(9)}${'resumes'.padStart(9)}` +
+          `${'lost'.padStart(6)}   errors`,
       );
       const end = started + options.soakMinutes * 60_000;
       for (;;) {
@@ -72,7 +74,8 @@ export async function runSoak(options: SoakOptions): Promise<void> {
             `${(heap.rss / 2 ** 20).toFixed(0).padStart(9)}${String(fds).padStart(8)}` +
             `${(window.received / window.seconds).toFixed(0).padStart(8)}` +
             `${`${window.latency.p50.toFixed(2)} ms`.padStart(12)}${`${window.latency.p99.toFixed(2)} ms`.padStart(12)}` +
-            `${String(window.reconnects).padStart(9)}   ${errors.join(', ') || '-'}`,
+            `${String(window.reconnects).padStart(9)}${String(window.resumes).padStart(9)}` +
+            `${String(window.resumeLost).padStart(6)}   ${errors.join(', ') || '-'}`,
         );
         const left = end - performance.now();
         if (left <= 1000) break;
