@@ -60,15 +60,16 @@ export type { SignallingCloseReason, SignallingEventMap, SignallingOptions, Sign
 export class Signalling extends EventTarget {
   /**
    * `new Signalling.websocket(socket, options?)`: a Signalling over a
-   * {@link WebSocketTransceiver}. Given a socket factory or a URL, it
-   * reconnects and resumes its session after a lost connection.
+   * {@link WebSocketTransceiver}. Given a socket factory, a URL or a list of
+   * URLs (tried in turn), it reconnects and resumes its session after a lost
+   * connection.
    *
    * @example
    * const signalling = new Signalling.websocket(() => new WebSocket(url));
    */
   static readonly websocket = class WebSocketSignalling extends Signalling {
     constructor(
-      socket: WebSocketLike | (() => WebSocketLike) | string,
+      socket: WebSocketLike | (() => WebSocketLike) | string | readonly string[],
       options: WebSocketTransceiverOptions & SignallingOptions = {},
     ) {
       super(new WebSocketTransceiver(socket, options), options);

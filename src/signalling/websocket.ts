@@ -68,9 +68,12 @@ const BROKEN = [1006, 1011, 1012, 1013, 1014];
  *   usual. Nothing is thrown from the socket's listeners.
  * - Given one socket: that socket closing or failing, from either side, is a
  *   `close` event.
- * - Given a factory `() => WebSocketLike` or a URL (opened with the global
- *   `WebSocket`: browsers, Node 22+; in Node 20 pass `() => new WebSocket(url)`
- *   from `ws`): a connection that breaks
+ * - Given a factory `() => WebSocketLike`, a URL or a list of URLs (opened
+ *   with the global `WebSocket`: browsers, Node 22+; in Node 20 pass
+ *   `() => new WebSocket(url)` from `ws`; with a list, a new socket goes to
+ *   the same URL as the last, and to the next one when a socket fails to
+ *   open, so a client fails over to another server process when one dies):
+ *   a connection that breaks
  *   (close code 1006, 1011-1014, or a socket error) is reported `offline`,
  *   then new sockets are made with backoff ({@link ReconnectOptions}); the
  *   first that opens is reported `online`. A socket that fails before it ever
@@ -83,7 +86,8 @@ const BROKEN = [1006, 1011, 1012, 1013, 1014];
  * signalling.send(joinMessage('lobby')); // buffered until the socket opens
  */
 export class WebSocketTransceiver extends Transceiver {
-  readonly #connect: (() => WebSocketLike) | undefined;
+  /** Makes the next socket; `previousFailed`: the socket it replaces never opened. */
+  readonly #connect: ((previousFailed: boolean) => WebSocketLike) | undefined;
   readonly #maxFrameBytes: number;
   readonly #backoff: Required<ReconnectOptions>;
   #socket: WebSocketLike | undefined;
@@ -93,7 +97,10 @@ export class WebSocketTransceiver extends Transceiver {
   #attempts = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(socket: WebSocketLike | (() => WebSocketLike) | string, options: WebSocketTransceiverOptions = {}) {
+  constructor(
+    socket: WebSocketLike | (() => WebSocketLike) | string | readonly string[],
+    options: WebSocketTransceiverOptions = {},
+  ) {
     super();
     this.#maxFrameBytes = options.maxFrameBytes ?? PROTOCOL_LIMITS.maxFrameBytes;
     this.#backoff = {
@@ -103,11 +110,12 @@ export class WebSocketTransceiver extends Transceiver {
       maxAttempts: Number.POSITIVE_INFINITY,
       ...options.reconnect,
     };
-    const connect = typeof socket === 'string' ? () => new WebSocket(socket) : socket;
+    const connect =
+      typeof socket === 'string' ? () => new WebSocket(socket) : isUrlList(socket) ? inTurn(socket) : socket;
     if (typeof connect !== 'function') this.#open(connect);
     else {
       if (options.reconnect !== false) this.#connect = connect;
-      this.#open(connect());
+      this.#open(connect(false));
     }
   }
 
@@ -192,8 +200,9 @@ export class WebSocketTransceiver extends Transceiver {
     }
     // Forget it: its 'close' after an 'error', or a late 'open', must not count twice.
     this.#socket = undefined;
+    const opened = !this.#queue; // the queue exists only while a socket is connecting
     // A socket that never opened is retried without a word: nothing was lost yet.
-    if (!this.#queue) {
+    if (opened) {
       this.#queue = [];
       this.disconnected();
       if (this.closed) return; // an `offline` listener gave up
@@ -202,7 +211,7 @@ export class WebSocketTransceiver extends Transceiver {
     const delay = Math.random() * Math.min(maxDelayMs, initialDelayMs * factor ** this.#attempts++);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.#open(connect());
+      this.#open(connect(!opened));
     }, delay);
   }
 
@@ -216,4 +225,23 @@ export class WebSocketTransceiver extends Transceiver {
     if (frame.ok) this.receive(frame.message.type, frame.message.data);
     else this.reject(frame.error);
   }
+}
+
+const isUrlList = (socket: WebSocketLike | (() => WebSocketLike) | readonly string[]): socket is readonly string[] =>
+  Array.isArray(socket);
+
+/**
+ * A factory over `urls` that stays on a URL while it works and moves to the next when a socket on it fails to
+ * open: a connection lost from a live server comes back to the same one (where its session is), one whose
+ * server died goes on to another after one refused attempt.
+ */
+function inTurn(urls: readonly string[]): (previousFailed: boolean) => WebSocketLike {
+  if (urls.length === 0 || urls.some((url) => typeof url !== 'string')) {
+    throw new TypeError('WebSocketTransceiver: a list of URLs needs at least one, and only strings');
+  }
+  let at = 0;
+  return (previousFailed) => {
+    if (previousFailed) at = (at + 1) % urls.length;
+    return new WebSocket(urls[at] as string);
+  };
 }

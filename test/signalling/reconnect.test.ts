@@ -202,6 +202,45 @@ describe('WebSocketTransceiver from a factory: reconnecting', () => {
     }
   });
 
+  test('a list of URLs: a lost connection comes back to the same URL; a socket that fails to open moves on to the next', () => {
+    const opened: string[] = [];
+    const made: FakeWebSocket[] = [];
+    vi.stubGlobal(
+      'WebSocket',
+      class extends FakeWebSocket {
+        constructor(url: string) {
+          super();
+          opened.push(url);
+          made.push(this);
+        }
+      },
+    );
+    try {
+      vi.spyOn(Math, 'random').mockReturnValue(1);
+      const urls = ['wss://a.example.org/ws', 'wss://b.example.org/ws', 'wss://c.example.org/ws'];
+      const transceiver = new WebSocketTransceiver(urls);
+      expect(transceiver.reconnects).toBe(true);
+      made.at(-1)?.open();
+      made.at(-1)?.drop('close', 1006); // a was open, then lost: a again (its session is there)
+      vi.advanceTimersByTime(250);
+      made.at(-1)?.drop('close', 1006); // a refuses (its server died): b
+      vi.advanceTimersByTime(500);
+      made.at(-1)?.drop('error'); // b fails too: c
+      vi.advanceTimersByTime(1000);
+      made.at(-1)?.open();
+      made.at(-1)?.drop('close', 1006); // c was open, then lost: c again
+      vi.advanceTimersByTime(250);
+      made.at(-1)?.drop('close', 1006); // c refuses: round to a
+      vi.advanceTimersByTime(500);
+      const [a, b, c] = urls;
+      expect(opened).toEqual([a, a, b, c, c, a]);
+      transceiver.close();
+      expect(() => new WebSocketTransceiver([])).toThrow(TypeError);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
   test('frames from a replaced socket are dropped', () => {
     vi.spyOn(Math, 'random').mockReturnValue(1);
     const { made, factory, last } = sockets();

@@ -33,7 +33,7 @@ describe('signalling types', () => {
   test('the shortcuts build Signallings from the right sockets', () => {
     expectTypeOf(Signalling.websocket).constructorParameters.toEqualTypeOf<
       [
-        socket: WebSocketLike | (() => WebSocketLike) | string,
+        socket: WebSocketLike | (() => WebSocketLike) | string | readonly string[],
         options?: WebSocketTransceiverOptions & SignallingOptions,
       ]
     >();
