@@ -24,6 +24,8 @@ export interface BenchChild<Ready> {
   request<T>(command: string, args?: unknown): Promise<T>;
   /** Asks the child to exit and waits for it (then kills it if it lingers). */
   stop(): Promise<void>;
+  /** SIGKILL, as a crash would, and waits for the exit. */
+  kill(): Promise<void>;
 }
 
 /**
@@ -68,6 +70,11 @@ export async function forkChild<Ready>(
         pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
         child.send({ id, command, args } satisfies Request);
       });
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -5,7 +5,7 @@
  * `heap` (forced GC, then `process.memoryUsage()`), `cpu` (this process's CPU
  * time), `relays` (frames relayed so far), `fds` (open file descriptors; ours only).
  *
- *   node --expose-gc --import tsx bench/server/server-process.ts ours|bare [--redis redis://127.0.0.1:PORT]
+ *   node --expose-gc --import tsx bench/server/server-process.ts ours|bare [--redis redis://127.0.0.1:PORT] [--port N]
  */
 import { readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -60,7 +60,10 @@ function openDescriptors(): number {
 }
 
 async function main(): Promise<void> {
-  const { positionals, values } = parseArgs({ allowPositionals: true, options: { redis: { type: 'string' } } });
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { redis: { type: 'string' }, port: { type: 'string', default: '0' } },
+  });
   const implementation = positionals[0];
   if (implementation === 'bare') {
     const bare = await startBareRelay(DEFAULTS.maxMessageBytes);
@@ -73,7 +76,7 @@ async function main(): Promise<void> {
   }
   if (implementation !== 'ours') throw new Error('server-process: ours or bare');
   const options: SignallingServerOptions = values.redis === undefined ? {} : { redis: values.redis };
-  const server = await createSignallingServer({ host: '127.0.0.1', port: 0, ...options });
+  const server = await createSignallingServer({ host: '127.0.0.1', port: Number(values.port), ...options });
   serveParent({ port: server.port, options: { ...options } } satisfies ServerReady, {
     heap: settledHeap,
     cpu: () => process.cpuUsage(),
