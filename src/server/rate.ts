@@ -1,3 +1,9 @@
+/** A rate limit: `perSecond` sustained, `burst` at once above it. */
+export interface RateLimit {
+  readonly perSecond: number;
+  readonly burst: number;
+}
+
 /**
  * A token bucket: `perSecond` tokens refill continuously up to `burst`. A
  * message that finds no token is dropped and adds to a debt; the debt also
@@ -6,12 +12,6 @@
  * is always told (`drop`) `burst` times before it is cut off (`abuse`), as
  * `CLOSE_CODES.rateLimited` promises; with `burst: 1` too.
  */
-/** A rate limit: `perSecond` sustained, `burst` at once above it. */
-export interface RateLimit {
-  readonly perSecond: number;
-  readonly burst: number;
-}
-
 export class TokenBucket {
   private tokens: number;
   private updated: number;
