@@ -138,6 +138,11 @@ test('operations made while the command connection breaks wait for it instead of
       const now = await commandConnection(a);
       return now !== undefined && now !== id;
     }, 'the command connection back');
+    // Recovered before the next cut: an operation made after all of them is answered, so the commands ioredis
+    // resends on the new connection (the ones written just before the cut) have been answered too. Cutting that
+    // connection while they are resent would fail them, as outage-queue.ts says of commands in flight: a
+    // different case from the window this test is about.
+    await a.members('room');
   }
   const outcomes = await Promise.allSettled(made);
   expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
