@@ -35,6 +35,14 @@ export interface ReconnectOptions {
    * the server's resume window has passed).
    */
   maxAttempts?: number;
+  /**
+   * A new socket that has not opened after this many ms counts as failed
+   * (default 10000): a server that accepts the connection but never answers
+   * (a frozen process) would otherwise hold the transceiver in `connecting`.
+   * The socket is closed, and the next attempt follows (on the next URL of a
+   * list). `Infinity`: wait as long as the socket does.
+   */
+  connectTimeoutMs?: number;
 }
 
 /** How a {@link WebSocketTransceiver} reads frames and, made from a factory or a URL, reconnects. */
@@ -108,6 +116,7 @@ export class WebSocketTransceiver extends Transceiver {
       factor: 2,
       maxDelayMs: 5000,
       maxAttempts: Number.POSITIVE_INFINITY,
+      connectTimeoutMs: 10_000,
       ...options.reconnect,
     };
     const connect =
@@ -167,8 +176,10 @@ export class WebSocketTransceiver extends Transceiver {
 
   #open(socket: WebSocketLike): void {
     this.#socket = socket;
-    if (socket.readyState === CONNECTING) this.#queue ??= [];
-    else if (socket.readyState !== OPEN) {
+    if (socket.readyState === CONNECTING) {
+      this.#queue ??= [];
+      this.#limitConnecting(socket);
+    } else if (socket.readyState !== OPEN) {
       this.#lost(1006);
       return;
     }
@@ -188,6 +199,20 @@ export class WebSocketTransceiver extends Transceiver {
     // `ws` crashes the process on an 'error' nobody listens to; a failed socket is a closed one.
     socket.addEventListener('error', () => current() && this.#lost(1006));
     socket.addEventListener('close', (event?: { code?: number }) => current() && this.#lost(event?.code));
+  }
+
+  /** Gives up on `socket` if it has not opened within `connectTimeoutMs`, when there is another to make. */
+  #limitConnecting(socket: WebSocketLike): void {
+    if (!this.#connect || !Number.isFinite(this.#backoff.connectTimeoutMs)) return;
+    const timer = setTimeout(() => {
+      if (this.#socket !== socket || this.closed || socket.readyState !== CONNECTING) return;
+      this.#lost(1006); // first: the socket's own events after close() are then a replaced socket's, dropped
+      socket.close();
+    }, this.#backoff.connectTimeoutMs);
+    const settled = () => clearTimeout(timer);
+    socket.addEventListener('open', settled);
+    socket.addEventListener('close', settled);
+    socket.addEventListener('error', settled);
   }
 
   /** The socket is gone: make another after a while, or close for good. */

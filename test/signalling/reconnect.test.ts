@@ -118,8 +118,8 @@ describe('WebSocketTransceiver from a factory: reconnecting', () => {
     last().drop('close', 1006);
     vi.advanceTimersByTime(500);
     expect(made).toHaveLength(3);
-    vi.advanceTimersByTime(60_000);
-    expect(made).toHaveLength(3); // the third is still connecting: nothing else is tried
+    vi.advanceTimersByTime(9_999);
+    expect(made).toHaveLength(3); // the third is still connecting: nothing else is tried before its 10 s are up
     made[1]?.open(); // a stale socket opening late changes nothing
     expect(seen).toEqual(['open', 'offline']);
   });
@@ -239,6 +239,32 @@ describe('WebSocketTransceiver from a factory: reconnecting', () => {
     } finally {
       vi.unstubAllGlobals();
     }
+  });
+
+  test('a socket that does not open within connectTimeoutMs is closed and the next attempt follows (Infinity: none)', () => {
+    vi.spyOn(Math, 'random').mockReturnValue(1);
+    const { made, factory, last } = sockets();
+    const transceiver = new WebSocketTransceiver(factory, { reconnect: { connectTimeoutMs: 3000 } });
+    const seen = transceiverEvents(transceiver);
+    vi.advanceTimersByTime(2999);
+    expect(made).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(made[0]?.closeCalls).toBe(1);
+    vi.advanceTimersByTime(250);
+    expect(made).toHaveLength(2);
+    last().open();
+    // An open socket is not timed; one that opened in time was not closed.
+    vi.advanceTimersByTime(60_000);
+    expect(made).toHaveLength(2);
+    expect(made[1]?.closeCalls).toBe(0);
+    expect(seen).toEqual(['open']); // the first never opened: nothing was lost
+    transceiver.close();
+
+    const patient = sockets();
+    new WebSocketTransceiver(patient.factory, { reconnect: { connectTimeoutMs: Number.POSITIVE_INFINITY } });
+    vi.advanceTimersByTime(600_000);
+    expect(patient.made).toHaveLength(1);
+    expect(patient.last().closeCalls).toBe(0);
   });
 
   test('frames from a replaced socket are dropped', () => {
