@@ -129,17 +129,25 @@ function onFrame(client: Client, frame: Buffer): void {
   } else if (type === 'rtc:peer') client.peers.push(data.id as string);
   else if (type === 'rtc:close') client.peers = client.peers.filter((peer) => peer !== data.id);
   else if (type === 'rtc:error') {
-    const reason = String(data.reason);
-    window.errors[reason] = (window.errors[reason] ?? 0) + 1;
+    countError(String(data.reason));
     // Every error here answers a relay the server dropped: it will never arrive.
     inflight -= 1;
     schedulePump();
   }
 }
 
-function openClient(slot: number, pool: { name: string; size: number }): Promise<Client> {
+/** A new socket for client `slot`, to its server (round-robin over `urls`). */
+function socketFor(slot: number): WebSocket {
   const url = urls[slot % urls.length] ?? '';
-  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws`, { perMessageDeflate: false, skipUTF8Validation: true });
+  return new WebSocket(`${url.replace(/^http/, 'ws')}/ws`, { perMessageDeflate: false, skipUTF8Validation: true });
+}
+
+function countError(reason: string): void {
+  window.errors[reason] = (window.errors[reason] ?? 0) + 1;
+}
+
+function openClient(slot: number, pool: { name: string; size: number }): Promise<Client> {
+  const ws = socketFor(slot);
   const client: Client = {
     slot,
     pool: pool.name,
@@ -237,8 +245,7 @@ function resumeClient(slot: number, old: Client): Promise<Client> {
   const { id, token, received, sentInSession } = old;
   old.id = null; // not a sender while it is away
   old.ws.terminate();
-  const url = urls[slot % urls.length] ?? '';
-  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws`, { perMessageDeflate: false, skipUTF8Validation: true });
+  const ws = socketFor(slot);
   const client: Client = { ...old, ws, id: null, received };
   return new Promise((resolve, reject) => {
     ws.on('error', (error) => reject(new Error(`client ${slot}: ${error.message}`)));
@@ -268,31 +275,26 @@ function churn(perSecond: number): NodeJS.Timeout {
       // Every other churned client resumes its session instead of leaving.
       resume = !resume;
       if (resume && old.token !== null) {
-        resumeClient(slot, old).then(
-          (client) => {
-            clients[slot] = client;
-            window.resumes += 1;
-          },
-          (error: unknown) => {
-            window.errors[`resume: ${String(error)}`] = (window.errors[`resume: ${String(error)}`] ?? 0) + 1;
-          },
-        );
+        replace(slot, resumeClient(slot, old), 'resume');
         continue;
       }
       old.id = null; // not a sender any more
       old.ws.close();
-      const pool = { name: old.pool, size: old.poolSize };
-      openClient(slot, pool).then(
-        (client) => {
-          clients[slot] = client;
-          window.reconnects += 1;
-        },
-        (error: unknown) => {
-          window.errors[`reconnect: ${String(error)}`] = (window.errors[`reconnect: ${String(error)}`] ?? 0) + 1;
-        },
-      );
+      replace(slot, openClient(slot, { name: old.pool, size: old.poolSize }), 'reconnect');
     }
   }, 1000);
+}
+
+/** Puts the client a churn made in `slot` once it is back, counting it (or its failure) as `kind`. */
+function replace(slot: number, made: Promise<Client>, kind: 'resume' | 'reconnect'): void {
+  made.then(
+    (client) => {
+      clients[slot] = client;
+      if (kind === 'resume') window.resumes += 1;
+      else window.reconnects += 1;
+    },
+    (error: unknown) => countError(`${kind}: ${String(error)}`),
+  );
 }
 
 function start(args: StartArgs) {

@@ -178,18 +178,7 @@ describe('WebSocketTransceiver from a factory: reconnecting', () => {
   });
 
   test('a URL is opened with the global WebSocket, again after each lost connection', () => {
-    const opened: string[] = [];
-    const made: FakeWebSocket[] = [];
-    vi.stubGlobal(
-      'WebSocket',
-      class extends FakeWebSocket {
-        constructor(url: string) {
-          super();
-          opened.push(url);
-          made.push(this);
-        }
-      },
-    );
+    const { opened, made } = stubGlobalWebSocket();
     try {
       const transceiver = new WebSocketTransceiver('wss://example.org/ws');
       made.at(-1)?.open();
@@ -203,18 +192,7 @@ describe('WebSocketTransceiver from a factory: reconnecting', () => {
   });
 
   test('a list of URLs: a lost connection comes back to the same URL; a socket that fails to open moves on to the next', () => {
-    const opened: string[] = [];
-    const made: FakeWebSocket[] = [];
-    vi.stubGlobal(
-      'WebSocket',
-      class extends FakeWebSocket {
-        constructor(url: string) {
-          super();
-          opened.push(url);
-          made.push(this);
-        }
-      },
-    );
+    const { opened, made } = stubGlobalWebSocket();
     try {
       vi.spyOn(Math, 'random').mockReturnValue(1);
       const urls = ['wss://a.example.org/ws', 'wss://b.example.org/ws', 'wss://c.example.org/ws'];
@@ -280,6 +258,23 @@ describe('WebSocketTransceiver from a factory: reconnecting', () => {
     expect(recording.messages.map((message) => message.type)).toEqual(['rtc:joined']);
   });
 });
+
+/** Replaces the global WebSocket with scripted sockets; returns the URLs opened and the sockets made. */
+function stubGlobalWebSocket() {
+  const opened: string[] = [];
+  const made: FakeWebSocket[] = [];
+  vi.stubGlobal(
+    'WebSocket',
+    class extends FakeWebSocket {
+      constructor(url: string) {
+        super();
+        opened.push(url);
+        made.push(this);
+      }
+    },
+  );
+  return { opened, made };
+}
 
 /** A Signalling joined with a resume grant over a factory's first socket. */
 function joinedSignalling(options: { maxOutbox?: number; resume?: typeof grant | undefined } = {}) {
