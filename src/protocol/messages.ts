@@ -312,8 +312,8 @@ export type ClientMessage =
   | {
       /** Asks for an `rtc:pong` (servers that grant `answers_ping`): the connection has been silent for a while. */
       type: 'rtc:ping';
-      /** Nothing. */
-      data: Record<string, never>;
+      /** In a session, where the client's count stands: the server need not hold frames up to it any longer. */
+      data: { received?: number };
     };
 
 /** Either side's message, as it travels: `{ type, data }`. */
@@ -379,11 +379,12 @@ export function resumeMessage(id: string, token: string, received: number): Clie
 
 /**
  * Asks for an `rtc:pong`: does a quiet connection still carry frames? Only to servers that grant `answers_ping`.
+ * In a session, `received` (the client's count, as in `rtc:resume`) tells the server what it may stop holding.
  * @example
  * socket.send(encodeFrame(pingMessage()));
  */
-export function pingMessage(): ClientMessageOf<'rtc:ping'> {
-  return { type: 'rtc:ping', data: {} };
+export function pingMessage(received?: number): ClientMessageOf<'rtc:ping'> {
+  return { type: 'rtc:ping', data: received === undefined ? {} : { received } };
 }
 
 /**

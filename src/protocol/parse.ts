@@ -206,7 +206,10 @@ const clientEvents: EventParsers<ClientMessage> = {
       received: count(own(data, 'received'), 'data.received'),
     },
   }),
-  'rtc:ping': () => ({ type: 'rtc:ping', data: {} }),
+  'rtc:ping': (data) => {
+    const received = own(data, 'received');
+    return { type: 'rtc:ping', data: received === undefined ? {} : { received: count(received, 'data.received') } };
+  },
 };
 
 /** Whether `text` takes more than `max` bytes as UTF-8, without encoding it. */

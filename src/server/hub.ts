@@ -1,20 +1,17 @@
 /**
  * The transport-free heart of the signalling server: connections, pools, relays, descriptions, limits. A transport
  * (raw WebSocket, socket.io) opens an endpoint per connection with a {@link Link}, feeds it parsed frames and says
- * when it is gone; everything the protocol promises is decided here, once. This file receives, joins, resumes and
- * relays; sessions.ts has endpoints, sessions, their resume buffers and the answer to a client's ping, liveness.ts
- * the server's heartbeat and the join timeout, pool-views.ts what this process hears of its pools.
+ * when it is gone; everything the protocol promises is decided here, once. This file receives, joins and relays;
+ * sessions.ts has endpoints, sessions and their resume buffers, adoption.ts resumes (here or from another process),
+ * liveness.ts the server's heartbeat and the join timeout, pool-views.ts what this process hears of its pools.
  *
  * Things end in two ways, one operation each:
- * - {@link Hub.disconnect}: a connection goes away, whoever decided so (the
- *   transport saw it close, the heartbeat or the rate limit gave up on it, its
- *   session moved to another, the server shuts down). Its {@link Departure}
- *   says whether the session waits for a resume or ends (a leave), and whether
- *   and how the hub closes the connection.
- * - `end(session, how)`: a session ends, whatever its connection does: it
- *   left (its window ran out, or a resume found a gap), its pool was stopped,
- *   the server shuts down, or the backplane evicted it. A connection still
- *   attached is closed through `disconnect`.
+ * - {@link Hub.disconnect}: a connection goes away, whoever decided so (the transport saw it close, the heartbeat or
+ *   the rate limit gave up on it, its session moved to another, the server shuts down). Its {@link Departure} says
+ *   whether the session waits for a resume or ends (a leave), and whether and how the hub closes the connection.
+ * - `end(session, how)`: a session ends, whatever its connection does: it left (its window ran out, or a resume
+ *   found a gap), its pool was stopped, the server shuts down, the backplane evicted it, or another process took it
+ *   over. A connection still attached is closed through `disconnect`.
  */
 import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
@@ -24,8 +21,8 @@ import {
   type JsonValue,
   type ParseResult,
   PROTOCOL_LIMITS,
-  RESUME_REFUSED,
 } from '../protocol/index.js';
+import { type ResumeHost, resume } from './adoption.js';
 import { MemoryBackplane } from './backplane/memory.js';
 import type { Awaitable, Backplane, JoinOutcome } from './backplane/types.js';
 import type { ServerEvent, ServerStats } from './events.js';
@@ -35,29 +32,28 @@ import { PoolViews } from './pool-views.js';
 import { TokenBucket } from './rate.js';
 import { CLOSE_CODES, type RejectionReason } from './reasons.js';
 import {
+  acknowledge,
   closing,
   type Departure,
   Endpoint,
   type Link,
-  ownsSession,
-  pong,
-  replayFrom,
+  newToken,
   type Session,
-  send,
   startSession,
   takeOver,
+  tokenHash,
 } from './sessions.js';
 
-type Ending = 'left' | 'stopped' | 'shutdown' | 'evicted';
+type Ending = 'left' | 'stopped' | 'shutdown' | 'evicted' | 'moved';
 
 /** How each way of ending a session closes a connection still attached. */
 const ENDED: Record<Exclude<Ending, 'left'>, Departure> = {
   stopped: closing('closed', CLOSE_CODES.poolStopped, 'pool stopped'),
   shutdown: closing('closed', CLOSE_CODES.serverClosing, 'server closing'),
   evicted: closing('closed', CLOSE_CODES.evicted, 'this server lost its place in the pool'),
+  moved: closing('resumed-elsewhere', CLOSE_CODES.resumedElsewhere, 'session resumed on another connection'),
 };
 const ABUSIVE = closing('rate-limit', CLOSE_CODES.rateLimited, 'rate limit exceeded');
-const MOVED = closing('resumed-elsewhere', CLOSE_CODES.resumedElsewhere, 'session resumed on another connection');
 
 /** The server without its transports: see the file's comment. */
 export class Hub {
@@ -70,13 +66,32 @@ export class Hub {
   private readonly totals = { joins: 0, leaves: 0, resumes: 0, relays: 0, rejections: 0 };
   private readonly rejectionsByReason: Partial<Record<RejectionReason, number>> = {};
 
+  /** What resuming a session (adoption.ts) does through the hub. */
+  private readonly resuming: ResumeHost;
+
   constructor(private readonly options: HubOptions) {
     this.backplane = options.backplane ?? new MemoryBackplane();
     this.views = new PoolViews(this.backplane, {
       end: (session, how) => this.end(session, how),
       stopped: (pool, members) => this.events.next({ type: 'stop', pool, members }),
+      moved: (session) => this.end(session, 'moved'),
     });
     this.liveness = new Liveness(options, this);
+    this.resuming = {
+      sessions: this.sessions,
+      store: options.resumeWindowMs > 0 ? this.backplane.sessions : undefined,
+      views: this.views,
+      reject: (endpoint, reason, message) => this.reject(endpoint, reason, message),
+      end: (session) => this.end(session, 'left'),
+      detach: (session) => this.detach(session),
+      resumed: (session, endpoint, replay, previous) => {
+        if (previous) this.disconnect(previous, ENDED.moved);
+        takeOver(session, endpoint, replay, this.options.iceServers);
+        this.totals.resumes += 1;
+        this.events.next({ type: 'resume', clientId: session.id, pool: session.pool });
+      },
+      failed: (error) => this.failed('resume', error),
+    };
   }
 
   /** A transport has accepted a connection: the endpoint to pass back with everything it reports of it. */
@@ -112,9 +127,12 @@ export class Hub {
     }
     const message = result.message;
     if (message.type === 'rtc:join') void this.join(endpoint, message.data.pool);
-    else if (message.type === 'rtc:resume') this.resume(endpoint, message.data);
-    else if (message.type === 'rtc:ping') pong(endpoint);
-    else this.relay(endpoint, message);
+    else if (message.type === 'rtc:resume') resume(this.resuming, endpoint, message.data);
+    else if (message.type === 'rtc:ping') {
+      const { received } = message.data;
+      if (received !== undefined && endpoint.session) this.acknowledged(endpoint.session, received);
+      endpoint.link.send('rtc:pong', {});
+    } else this.relay(endpoint, message);
   }
 
   /** Any sign of life (a pong) that is not a message. A pong also proves what was sent before its ping arrived. */
@@ -123,15 +141,12 @@ export class Hub {
   }
 
   /**
-   * An endpoint goes away (a no-op if it has already): the transports call it
-   * when the connection closed, the hub when it gives up on one. The first
-   * call decides: the endpoint is gone before the hub closes the connection,
-   * so a transport that reports that close back at once (socket.io does, as
-   * a server-side disconnect) changes nothing, and a member cut off for
-   * abuse cannot keep its session by way of the echo. Then the session, if
-   * any, either waits `resumeWindowMs` for a resume (`keepSession`, with
-   * resumption on; the pool hears nothing) or ends: a leave, which its pool
-   * hears as `rtc:close`.
+   * An endpoint goes away (a no-op if it has already): the transports call it when the connection closed, the hub
+   * when it gives up on one. The first call decides: the endpoint is gone before the hub closes the connection, so a
+   * transport that reports that close back at once (socket.io does, as a server-side disconnect) changes nothing,
+   * and a member cut off for abuse cannot keep its session by way of the echo. Then the session, if any, either
+   * waits `resumeWindowMs` for a resume (`keepSession`, with resumption on; the pool hears nothing) or ends: a
+   * leave, which its pool hears as `rtc:close`.
    */
   disconnect(endpoint: Endpoint, departure: Departure): void {
     if (endpoint.state === 'gone') return;
@@ -142,18 +157,28 @@ export class Hub {
     this.endpoints.delete(endpoint);
     if (close === 'terminate') endpoint.link.terminate();
     else if (close !== undefined) endpoint.link.close(close.code, close.reason);
-    const window = this.options.resumeWindowMs;
-    if (session && departure.keepSession && window > 0) {
-      session.endpoint = null;
-      session.expiry = setTimeout(() => this.end(session, 'left'), window);
-      session.expiry.unref?.();
-      this.events.next({ type: 'detach', clientId: session.id, pool: session.pool });
+    if (session && departure.keepSession && this.options.resumeWindowMs > 0) {
+      this.detach(session);
       this.events.next({ type: 'disconnect', clientId: session.id, why });
       return;
     }
     if (session) this.end(session, 'left');
     endpoint.session = null;
     this.events.next({ type: 'disconnect', clientId: session?.id ?? null, why });
+  }
+
+  /** The client has its session's frames up to number `sent`: they are let go, and a kept session checkpointed. */
+  acknowledged(session: Session, sent: number): void {
+    const checkpoint = sent <= session.sent ? acknowledge(session, sent) : undefined;
+    if (checkpoint && session.gen > 0) this.backplane.sessions?.checkpoint(session.id, session.gen, checkpoint);
+  }
+
+  /** A session without a connection waits `resumeWindowMs` for a resume, then leaves. */
+  private detach(session: Session): void {
+    session.endpoint = null;
+    session.expiry = setTimeout(() => this.end(session, 'left'), this.options.resumeWindowMs);
+    session.expiry.unref?.();
+    this.events.next({ type: 'detach', clientId: session.id, pool: session.pool });
   }
 
   /** One slice of a heartbeat round: see {@link Liveness.sweep}. */
@@ -207,15 +232,14 @@ export class Hub {
   }
 
   /**
-   * The backplane took this process for dead (it was frozen, or cut off from
-   * Redis, for longer than the presence TTL) and removed these members: their
-   * peers were told they left. Their connections are closed (4002) so that
-   * the clients join again.
+   * The backplane took this process for dead (it was frozen, or cut off from Redis, for longer than the presence TTL)
+   * and these members are no longer its own: another process took the session over (`moved`: closed with 4001, the
+   * client is elsewhere), or it was removed and its peers told it left (closed with 4002: the client joins again).
    */
-  evicted(ids: readonly string[]): void {
-    for (const id of ids) {
+  evicted(members: ReadonlyArray<{ id: string; why: 'moved' | 'gone' }>): void {
+    for (const { id, why } of members) {
       const session = this.sessions.get(id);
-      if (session) this.end(session, 'evicted');
+      if (session) this.end(session, why === 'moved' ? 'moved' : 'evicted');
     }
   }
 
@@ -262,6 +286,8 @@ export class Hub {
     const id = randomUUID();
     const view = this.views.watch(poolId);
     const seen = this.views.joining(view);
+    const windowMs = this.options.resumeWindowMs;
+    const token = newToken(windowMs);
     let outcome: JoinOutcome | undefined;
     try {
       const listening = view.ready;
@@ -271,6 +297,7 @@ export class Hub {
         id,
         maxPeers: this.options.maxPeersPerPool,
         mustExist: this.options.pools === 'private',
+        ...(this.backplane.sessions && { session: { tokenHash: token && tokenHash(token), windowMs } }),
       });
       outcome = joined instanceof Promise ? await joined : joined;
     } catch (error) {
@@ -293,39 +320,12 @@ export class Hub {
       else this.reject(endpoint, 'pool-refused', `pool "${poolId}" is unavailable now`);
       return;
     }
-    const session = startSession(endpoint, id, poolId, outcome, this.options);
+    const session = startSession(endpoint, id, poolId, outcome, token, this.options);
     this.views.admit(view, session);
     this.sessions.set(id, session);
     this.totals.joins += 1;
     this.events.next({ type: 'join', clientId: id, pool: poolId, requested, identity: endpoint.identity });
     this.views.catchUp(session, seen);
-  }
-
-  /** Takes a kept session over on this connection, or refuses (one reason for every failure). */
-  private resume(endpoint: Endpoint, request: { id: string; token: string; received: number }): void {
-    if (endpoint.state !== 'connected') {
-      this.reject(endpoint, 'already-joined', 'this connection has already joined (or is joining) a pool');
-      return;
-    }
-    const session = this.sessions.get(request.id);
-    if (!session || !ownsSession(session, request.token)) {
-      this.reject(endpoint, RESUME_REFUSED, 'no such session to resume (expired, unknown, or not yours)');
-      return;
-    }
-    const replay = replayFrom(session, request.received);
-    if (!replay) {
-      this.end(session, 'left');
-      this.reject(endpoint, RESUME_REFUSED, 'the frames missed since are no longer held; join again');
-      return;
-    }
-    const previous = session.endpoint;
-    if (previous) {
-      previous.session = null;
-      this.disconnect(previous, MOVED);
-    }
-    takeOver(session, endpoint, replay, this.options.iceServers);
-    this.totals.resumes += 1;
-    this.events.next({ type: 'resume', clientId: session.id, pool: session.pool });
   }
 
   private relay(endpoint: Endpoint, message: ClientMessageOf<'rtc:sdp' | 'rtc:candidate'>): void {
@@ -346,15 +346,16 @@ export class Hub {
       message.type === 'rtc:sdp'
         ? { kind: 'relay', to, type: 'rtc:sdp', data: { peer: from, description: message.data.description } }
         : { kind: 'relay', to, type: 'rtc:candidate', data: { from, candidate: message.data.candidate } },
+      session.gen > 0 ? { id: from, gen: session.gen, n: session.received } : undefined,
     );
     this.totals.relays += 1;
     // The hot path: no event object when nobody listens.
     if (this.events.observed) this.events.next({ type: 'relay', event: message.type, from, to, pool: session.pool });
   }
 
+  /** Refuses what a connection sent: `rtc:error` answers the connection (not counted, not held for a resume). */
   private reject(endpoint: Endpoint, reason: RejectionReason, message: string): void {
-    if (endpoint.session) send(endpoint.session, 'rtc:error', { message, reason });
-    else endpoint.link.send('rtc:error', { message, reason });
+    endpoint.link.send('rtc:error', { message, reason });
     this.totals.rejections += 1;
     this.rejectionsByReason[reason] = (this.rejectionsByReason[reason] ?? 0) + 1;
     this.events.next({ type: 'reject', clientId: endpoint.id, reason, message });
@@ -373,7 +374,7 @@ export class Hub {
     this.sessions.delete(session.id);
     clearTimeout(session.expiry);
     const view = this.views.remove(session);
-    if (how === 'left' || how === 'shutdown') this.backplane.leave(session.pool, session.id);
+    if (how === 'left' || how === 'shutdown') this.backplane.leave(session.pool, session.id, session.gen);
     if (how === 'left') {
       this.totals.leaves += 1;
       this.events.next({ type: 'leave', clientId: session.id, pool: session.pool });

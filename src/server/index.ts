@@ -161,7 +161,7 @@ export async function createSignallingServer<Identity = unknown>(
     options.redis === undefined
       ? null
       : await loadPeer(() => import('./backplane/redis.js'), 'ioredis', 'the Redis backplane', undefined);
-  let evict: (members: ReadonlyArray<{ id: string }>) => void = () => undefined;
+  let evict: (members: ReadonlyArray<{ id: string; why: 'moved' | 'gone' }>) => void = () => undefined;
   const backplane =
     redis === null || options.redis === undefined
       ? undefined
@@ -183,7 +183,7 @@ export async function createSignallingServer<Identity = unknown>(
     ...(backplane ? { backplane } : {}),
     ...(iceServers ? { iceServers } : {}),
   });
-  evict = (members) => hub.evicted(members.map(({ id }) => id));
+  evict = (members) => hub.evicted(members);
   const owned = options.server === undefined;
   const http = options.server ?? createServer((_, response) => response.writeHead(404).end());
   const admit = admission(options, logger);

@@ -4,7 +4,7 @@
  * It decides; the hub's `disconnect` carries the decision out.
  */
 import { CLOSE_CODES } from './reasons.js';
-import { acknowledge, closing, type Departure, type Endpoint } from './sessions.js';
+import { closing, type Departure, type Endpoint, type Session } from './sessions.js';
 
 /** A heartbeat round is this many sweeps, each over its share of the connections. */
 export const HEARTBEAT_SLICES = 10;
@@ -12,9 +12,11 @@ export const HEARTBEAT_SLICES = 10;
 /** Unacknowledged frames past which a member is pinged before its round comes. */
 export const EARLY_PING_FRAMES = 64;
 
-/** What a sweep asks of the hub. */
+/** What a sweep, and a pong, ask of the hub. */
 export interface Disconnects {
   disconnect(endpoint: Endpoint, departure: Departure): void;
+  /** The client has the session's frames up to number `sent`. */
+  acknowledged(session: Session, sent: number): void;
 }
 
 /** The hub's options that liveness reads. */
@@ -48,7 +50,7 @@ export class Liveness {
   /** Any sign of life (a pong) that is not a message. A pong also proves what was sent before its ping arrived. */
   alive(endpoint: Endpoint): void {
     endpoint.lastSeen = this.options.now();
-    if (endpoint.pingMark !== null && endpoint.session) acknowledge(endpoint.session, endpoint.pingMark);
+    if (endpoint.pingMark !== null && endpoint.session) this.hub.acknowledged(endpoint.session, endpoint.pingMark);
     endpoint.pingMark = null;
   }
 

@@ -24,6 +24,8 @@ export interface PoolHost {
   end(session: Session, how: 'stopped' | 'shutdown'): void;
   /** A pool was stopped; this process had `members` in it. */
   stopped(pool: string, members: number): void;
+  /** Another process took a member's session over: it ends here without leaving. */
+  moved(session: Session): void;
 }
 
 /** This process's views, one per pool it has members in or joining. */
@@ -107,17 +109,15 @@ export class PoolViews {
    */
   catchUp(session: Session, seen: readonly PoolEvent[]): void {
     for (const event of seen) {
-      if (event.kind === 'relay') {
-        if (event.to === session.id) send(session, event.type, event.data);
-      } else if (event.kind === 'stop' && event.seq > session.joinSeq) {
-        this.stopMember(session, 'stopped');
+      if (!follow(session, event)) {
+        this.stopMember(session, 'stopped', event.at);
         return;
-      } else tell(session, event);
+      }
     }
   }
 
-  private stopMember(session: Session, how: 'stopped' | 'shutdown'): void {
-    send(session, 'rtc:stop', {});
+  private stopMember(session: Session, how: 'stopped' | 'shutdown', at?: string): void {
+    send(session, 'rtc:stop', {}, at);
     this.host.end(session, how);
   }
 
@@ -126,33 +126,51 @@ export class PoolViews {
     if (view.pending) for (const seen of view.pending) seen.push(event);
     if (event.kind === 'relay') {
       const target = view.locals.get(event.to);
-      if (target) send(target, event.type, event.data);
+      if (target) send(target, event.type, event.data, event.at);
+      return;
+    }
+    if (event.kind === 'moved') {
+      const session = view.locals.get(event.id);
+      if (session && session.gen < event.gen) this.host.moved(session);
       return;
     }
     if (event.kind === 'stop') {
-      this.host.stopped(view.id, this.stop(view, 'stopped'));
+      const members = [...view.locals.values()];
+      for (const session of members) this.stopMember(session, 'stopped', event.at);
+      this.host.stopped(view.id, members.length);
       return;
     }
     for (const session of view.locals.values()) tell(session, event);
   }
 }
 
+/**
+ * One pool event as one member hears it, the same wherever it is heard: live, in a join's catch-up, or
+ * rebuilding a session taken over from its log. False for a `stop` after its join: the caller stops it.
+ */
+export function follow(session: Session, event: PoolEvent): boolean {
+  if (event.kind === 'relay') {
+    if (event.to === session.id) send(session, event.type, event.data, event.at);
+  } else if (event.kind === 'stop') {
+    return event.seq <= session.joinSeq;
+  } else if (event.kind !== 'moved') tell(session, event);
+  return true;
+}
+
 /** A membership event as one member sees it: only news it has not had. */
-function tell(session: Session, event: PoolEvent): void {
-  if (event.kind === 'relay' || event.kind === 'stop' || event.seq <= session.joinSeq || event.id === session.id) {
-    return;
-  }
+function tell(session: Session, event: Exclude<PoolEvent, { kind: 'relay' | 'stop' | 'moved' }>): void {
+  if (event.seq <= session.joinSeq || event.id === session.id) return;
   if (event.kind === 'peer') {
     if (session.peers.includes(event.id)) return;
     // concat and slice allocate exactly the length they need; a spread or filter grows as push does.
     session.peers = session.peers.concat(event.id);
-    send(session, 'rtc:peer', { id: event.id });
+    send(session, 'rtc:peer', { id: event.id }, event.at);
   } else if (event.kind === 'close') {
     const at = session.peers.indexOf(event.id);
     if (at === -1) return;
     session.peers = session.peers.slice(0, at).concat(session.peers.slice(at + 1));
-    send(session, 'rtc:close', { id: event.id, uid: event.id });
+    send(session, 'rtc:close', { id: event.id, uid: event.id }, event.at);
   } else if (session.peers.includes(event.id)) {
-    send(session, 'rtc:describe', { id: event.id, description: event.description });
+    send(session, 'rtc:describe', { id: event.id, description: event.description }, event.at);
   }
 }

@@ -10,10 +10,10 @@
  * go, {@link replayFrom} and {@link takeOver} are the resume handshake
  * ({@link startSession} the join's).
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { JsonValue } from '../protocol/index.js';
-import type { MemberRecord } from './backplane/types.js';
+import type { Checkpoint, MemberRecord } from './backplane/types.js';
 import type { DisconnectWhy } from './events.js';
 import type { IceServerMinter } from './ice-servers.js';
 import type { ConnectionInfo } from './options.js';
@@ -54,10 +54,11 @@ export function closing(why: DisconnectWhy, code: CloseCode, reason: string): De
   return { why, keepSession: false, close: { code, reason } };
 }
 
-/** A frame held for a resume. */
+/** A frame held for a resume; `at`: the pool event it came from, where the backplane keeps a log. */
 interface HeldFrame {
   type: string;
   data: Record<string, unknown>;
+  at: string | undefined;
 }
 
 /**
@@ -86,6 +87,8 @@ export class Session {
   firstUnacked = 0;
   /** The window's timer while detached. */
   expiry: ReturnType<typeof setTimeout> | undefined;
+  /** Which holder of the session this process is, where sessions outlive processes (0: they do not). */
+  gen = 0;
 
   constructor(
     readonly id: string,
@@ -94,7 +97,7 @@ export class Session {
     readonly token: string,
     /** The pool's sequence number in the join's snapshot: earlier events are in it. */
     readonly joinSeq: number,
-    endpoint: Endpoint,
+    endpoint: Endpoint | null,
   ) {
     this.endpoint = endpoint;
   }
@@ -146,6 +149,11 @@ export class Endpoint {
   }
 }
 
+/** A new session's token: empty when sessions do not outlive connections (`resumeWindowMs` 0). */
+export function newToken(windowMs: number): string {
+  return windowMs > 0 ? randomBytes(24).toString('base64url') : '';
+}
+
 /**
  * Starts the session of a member the backplane has admitted (`snapshot`: the
  * pool as it was before) on `endpoint`, and tells the client: `rtc:joined`,
@@ -158,12 +166,13 @@ export function startSession(
   endpoint: Endpoint,
   id: string,
   pool: string,
-  snapshot: { seq: number; members: MemberRecord[] },
+  snapshot: { seq: number; members: MemberRecord[]; gen?: number | undefined },
+  token: string,
   options: { resumeWindowMs: number; iceServers?: IceServerMinter | undefined },
 ): Session {
   const windowMs = options.resumeWindowMs;
-  const token = windowMs > 0 ? randomBytes(24).toString('base64url') : '';
   const session = new Session(id, pool, token, snapshot.seq, endpoint);
+  session.gen = snapshot.gen ?? 0;
   const descriptions: Record<string, JsonValue> = {};
   for (const member of snapshot.members) descriptions[member.id] = member.description;
   session.peers = snapshot.members.map((member) => member.id);
@@ -183,13 +192,16 @@ export function startSession(
   return session;
 }
 
-/** Sends one frame to a member: counted and held until acknowledged, so a resume can send it again. */
-export function send(session: Session, type: string, data: Record<string, unknown>): void {
+/**
+ * Sends one frame to a member (from pool event `at`, where the backplane keeps a log): counted and held until
+ * acknowledged, so a resume can send it again.
+ */
+export function send(session: Session, type: string, data: Record<string, unknown>, at?: string): void {
   session.sent += 1;
   if (session.token) {
     session.unacked ??= [];
     const unacked = session.unacked;
-    unacked.push({ type, data });
+    unacked.push({ type, data, at });
     // Trimmed in batches, not a shift() per frame: a busy session between two pongs sends hundreds.
     if (unacked.length >= 2 * MAX_UNACKED_FRAMES) {
       unacked.splice(0, MAX_UNACKED_FRAMES);
@@ -200,23 +212,41 @@ export function send(session: Session, type: string, data: Record<string, unknow
 }
 
 /**
- * Answers a client's heartbeat. A member's `rtc:pong` is a frame of its session like any other (counted, and held
- * for a resume), as its `rtc:ping` was: the counts keep one rule on both sides.
+ * The client has every frame up to number `sent`: they need not be held. Returns where the session then stands,
+ * for a backplane that keeps sessions, when the last of them came from its log.
  */
-export function pong(endpoint: Endpoint): void {
-  if (endpoint.session) send(endpoint.session, 'rtc:pong', {});
-  else endpoint.link.send('rtc:pong', {});
-}
-
-/** The client has every frame before number `sent`: they need not be held. */
-export function acknowledge(session: Session, sent: number): void {
+export function acknowledge(session: Session, sent: number): Checkpoint | undefined {
   const unacked = session.unacked;
-  if (!unacked) return;
+  if (!unacked) return undefined;
   const drop = Math.min(sent - session.firstUnacked, unacked.length);
-  if (drop <= 0) return;
+  if (drop <= 0) return undefined;
+  const at = unacked[drop - 1]?.at;
+  const checkpoint =
+    at === undefined
+      ? undefined
+      : { sent: session.firstUnacked + drop, at, received: session.received, peers: peersBefore(session, drop) };
   unacked.splice(0, drop);
   session.firstUnacked += drop;
   if (unacked.length === 0) session.unacked = undefined;
+  return checkpoint;
+}
+
+/** The peers the member had been told of when it had the first `count` held frames: the later ones undone. */
+function peersBefore(session: Session, count: number): readonly string[] {
+  const unacked = session.unacked ?? [];
+  let peers = session.peers;
+  for (let i = unacked.length - 1; i >= count; i--) {
+    const frame = unacked[i] as HeldFrame;
+    const id = frame.data.id as string;
+    if (frame.type === 'rtc:peer') peers = peers.filter((peer) => peer !== id);
+    else if (frame.type === 'rtc:close') peers = [...peers, id];
+  }
+  return peers;
+}
+
+/** The hash a session's token is kept as where sessions outlive processes: a stolen copy of the store resumes none. */
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
 }
 
 /** Whether `token` is the session's (in constant time: tokens are not guessed a byte at a time). */

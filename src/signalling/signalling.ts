@@ -22,6 +22,9 @@ import { type SocketIoLike, SocketIoTransceiver } from './socketio.js';
 import type { ReceivedFrame, Transceiver, TransportEvent } from './transceiver.js';
 import { type WebSocketLike, WebSocketTransceiver, type WebSocketTransceiverOptions } from './websocket.js';
 
+/** What the server says to one connection rather than to the session: not counted, not sent again after a resume. */
+const UNCOUNTED: ReadonlySet<string> = new Set(['rtc:error', 'rtc:pong']);
+
 export type { SignallingCloseReason, SignallingEventMap, SignallingOptions, SignallingState } from './events.js';
 
 /**
@@ -138,7 +141,7 @@ export class Signalling extends EventTarget {
         : new Heartbeat(
             { intervalMs: 5000, timeoutMs: 5000, ...options.heartbeat },
             {
-              ping: () => this.send(pingMessage()),
+              ping: () => this.send(pingMessage(this.#session ? this.#received : undefined)),
               lost: (waited) => {
                 this.#logger?.log(
                   'info',
@@ -216,8 +219,9 @@ export class Signalling extends EventTarget {
 
   /**
    * One server frame or event, readable or not: every one counts (see the
-   * protocol's counting rule), but `rtc:joined`, `rtc:resumed` and whatever
-   * comes before `rtc:resumed` on a new connection (the server sends that first).
+   * protocol's counting rule), but `rtc:joined`, `rtc:resumed`, the server's
+   * answers to this connection (`rtc:error`, `rtc:pong`) and whatever comes
+   * before `rtc:resumed` on a new connection (the server sends that first).
    */
   #frame(frame: ReceivedFrame): void {
     this.#heartbeat?.heard();
@@ -239,7 +243,9 @@ export class Signalling extends EventTarget {
       this.#startHeartbeat();
     } else if (this.#resuming && message?.type === 'rtc:error' && message.data.reason === RESUME_REFUSED) {
       this.#giveUp('resume-refused', message.data.message);
-    } else if (this.#session && !this.#resuming) this.#received++; // before rtc:resumed nothing is a session frame
+    } else if (this.#session && !this.#resuming && (frame instanceof SignallingError || !UNCOUNTED.has(frame.type))) {
+      this.#received++; // before rtc:resumed nothing is a session frame
+    }
     if (this.#closed) return;
     if (result.ok) this.#deliver(result.message);
     else this.#refuse(result.error);
@@ -287,8 +293,9 @@ export class Signalling extends EventTarget {
 
   /**
    * Starts the heartbeat (see `SignallingOptions.heartbeat`) when the server answers pings and the transport can
-   * reconnect. Its `rtc:ping` is a frame like any other (counted, sent again after a resume), as the server's
-   * `rtc:pong` is.
+   * reconnect. Its `rtc:ping` is a frame like any other (counted, sent again after a resume) and carries this
+   * side's count, so the server can let go of what it holds; the server's `rtc:pong` answers the connection and
+   * is not counted.
    */
   #startHeartbeat(): void {
     if (this.#answersPing && this.transceiver.reconnects && !this.#closed) this.#heartbeat?.start();

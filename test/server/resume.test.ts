@@ -175,7 +175,7 @@ describe('resuming a session', () => {
     expect((await ada.client.next('rtc:close')).data).toStrictEqual({ id: bob.id, uid: bob.id });
   });
 
-  test('rtc:ping is answered with rtc:pong, before joining too; in a session both count as frames for a resume', async () => {
+  test('rtc:ping is answered with rtc:pong, before joining too; in a session the ping counts, the pong does not', async () => {
     const server = await harness.start({ resumeWindowMs: 5_000 });
     const events: ServerEvent[] = [];
     server.events$.subscribe((event) => events.push(event));
@@ -184,15 +184,38 @@ describe('resuming a session', () => {
     expect((await bob.next('rtc:pong')).data).toStrictEqual({});
     const joined = await bob.join('room');
     expect(joined.answers_ping).toBe(true);
+    const ada = await harness.raw(server.url);
+    await ada.join('room');
+    await bob.next('rtc:peer');
     bob.send('rtc:ping', {});
     await bob.next('rtc:pong');
+    bob.send('rtc:candidate', { for: 'nobody', candidate: null });
+    await bob.next('rtc:error');
     bob.socket.terminate();
     await until(() => detached(events, joined.client_id), 'the session kept');
     const again = await harness.raw(server.url);
-    // Claim the pong never arrived: it is held, and sent again like any frame.
+    // Claim nothing arrived: the server had the ping and the refused candidate (2 frames); of its own frames, only
+    // rtc:peer is the session's, and it alone is sent again (the pong and the error answered the old connection).
     again.send('rtc:resume', { id: joined.client_id, token: joined.resume?.token, received: 0 });
-    expect((await again.next('rtc:resumed')).data).toStrictEqual({ client_id: joined.client_id, received: 1 });
-    expect(await again.next('rtc:pong')).toStrictEqual({ type: 'rtc:pong', data: {} });
+    expect((await again.next('rtc:resumed')).data).toStrictEqual({ client_id: joined.client_id, received: 2 });
+    await again.next('rtc:peer');
+    again.send('rtc:ping', {});
+    await again.next('rtc:pong');
+    expect(again.frames.map(({ type }) => type)).toEqual(['rtc:resumed', 'rtc:peer', 'rtc:pong']);
+  });
+
+  test("a ping's count lets the server let go of frames: a resume that needs them again is refused", async () => {
+    const { server, events, ada, bob, bobId, token } = await pair();
+    ada.send('rtc:candidate', { for: bobId, candidate: null });
+    await bob.next('rtc:candidate');
+    bob.send('rtc:ping', { received: 1 });
+    await bob.next('rtc:pong');
+    bob.socket.terminate();
+    await until(() => detached(events, bobId), 'the session kept');
+    const again = await harness.raw(server.url);
+    again.send('rtc:resume', { id: bobId, token, received: 0 });
+    expect((await again.next('rtc:error')).data).toMatchObject({ reason: 'resume-refused' });
+    expect((await ada.next('rtc:close')).data).toMatchObject({ id: bobId });
   });
 
   test('socket.io: a lost transport keeps the session, and a new socket.io connection resumes it', async () => {

@@ -50,7 +50,8 @@ describe('the client heartbeat', () => {
     vi.advanceTimersByTime(999);
     expect(pings()).toBe(0);
     vi.advanceTimersByTime(1);
-    expect(last().frames().at(-1)).toEqual({ type: 'rtc:ping', data: {} });
+    // The ping carries the client's count, so the server can let go of what it holds.
+    expect(last().frames().at(-1)).toEqual({ type: 'rtc:ping', data: { received: 0 } });
     last().deliver(frame('rtc:pong', {}));
     // The server keeps talking: no ping while frames arrive less than intervalMs apart.
     for (let i = 0; i < 10; i++) {
@@ -93,7 +94,7 @@ describe('the client heartbeat', () => {
     expect(last().frames()).toEqual([{ type: 'rtc:resume', data: { id: 'me', token: 'secret-token', received: 1 } }]);
     // The server never got the ping: it is sent again, like any frame it missed.
     last().deliver(frame('rtc:resumed', { client_id: 'me', received: 0 }));
-    expect(last().frames().slice(1)).toEqual([{ type: 'rtc:ping', data: {} }]);
+    expect(last().frames().slice(1)).toEqual([{ type: 'rtc:ping', data: { received: 1 } }]);
     expect(signalling.state).toBe('online');
     expect(recording.messages.map(({ type }) => type)).toEqual(['rtc:joined', 'rtc:peer', 'rtc:resumed']);
     // And the heartbeat goes on over the new socket.
@@ -102,12 +103,16 @@ describe('the client heartbeat', () => {
     expect(pings()).toBe(2);
   });
 
-  test('pongs count as received frames for a resume, like any frame', () => {
+  test('pongs and errors answer the connection: not counted for a resume, where every other frame is', () => {
     const { last, pings } = joinedOver({ answers_ping: true });
+    last().deliver(frame('rtc:peer', { id: 'ada' }));
     vi.advanceTimersByTime(1000);
     last().deliver(frame('rtc:pong', {}));
+    last().deliver(frame('rtc:error', { reason: 'unknown-peer', message: 'no peer "bob" in your pool' }));
+    last().deliver(frame('rtc:close', { id: 'ada' }));
     vi.advanceTimersByTime(1000);
     expect(pings()).toBe(2);
+    expect(last().frames().at(-1)).toEqual({ type: 'rtc:ping', data: { received: 2 } });
     last().deliver(frame('rtc:pong', {}));
     last().drop('close', 1006);
     vi.advanceTimersByTime(1);

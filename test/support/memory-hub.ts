@@ -82,7 +82,7 @@ export class MemoryHub {
           pool.set(member.id, member);
           return;
         }
-        if (message.type === 'rtc:resume') return; // sessions are not kept here
+        if (message.type === 'rtc:resume' || message.type === 'rtc:ping') return; // sessions are not kept here
         const to = message.type === 'rtc:sdp' ? message.data.to : message.data.for;
         const target = pool?.get(to);
         if (!target) return;

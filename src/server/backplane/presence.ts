@@ -1,13 +1,51 @@
 /**
  * Presence and recovery for RedisBackplane (redis.ts has the pool
- * operations; see its header for the guarantees):
+ * operations):
  *
  * - this process's registration and its heartbeat, which also notices when
  *   Redis lost its data (the `epoch` key changed) or reaped this process
  *   (it is no longer registered) and squares what it serves with Redis;
- * - the reaper, which removes the members of processes whose presence expired;
+ * - the reaper, which deals with the members of processes whose presence
+ *   expired;
  * - recovery when the command connection is back: resubscribed, heartbeat
  *   (and re-registration if needed), then the operations that waited.
+ *
+ * Decisions, and the guarantees that follow from them:
+ *
+ * - **Presence.** Each process has a random id and refreshes a key with a
+ *   TTL (`presenceTtlMs`, default 5 s) every `presenceRefreshMs` (1 s). Every
+ *   process runs the reaper every `reapIntervalMs` (1 s): one script that
+ *   orphans the members of each process whose presence expired and removes
+ *   orphans whose resume window has passed, publishing `close` for each. It is
+ *   atomic and idempotent, so it needs no lock: two reapers cannot both reap
+ *   one member.
+ * - **A dead process's members** with resumable sessions are orphaned, not
+ *   removed: kept, silently for their pools, for their resume window
+ *   (`resumeWindowMs`) from the moment they are reaped, so that their clients
+ *   resume on another process. Members without (resumption off) are removed at
+ *   once. Bound: **a dead process's endpoints that do not come back are closed
+ *   for their peers within presenceTtlMs + reapIntervalMs + resumeWindowMs +
+ *   reapIntervalMs** after its last heartbeat (22 s with the defaults; 6 s
+ *   without resumption).
+ * - **A process that was only frozen** longer than the TTL finds on its next
+ *   heartbeat that it was reaped, and takes back silently the members still
+ *   orphaned in the generation it holds. The rest it reports to `onEvicted`:
+ *   those another process took over meanwhile (`moved`) and those whose
+ *   window ran out (`gone`: their peers got `rtc:close`).
+ * - **Redis down.** ioredis reconnects (backoff up to 2 s). ioredis's own
+ *   offline queue is off: its queued commands would run before this process
+ *   re-registers. Instead every operation made while Redis is away (its
+ *   connection closed, or broken without having said so yet) waits in the
+ *   backplane's queue (outage-queue.ts), in order, for up to `outageQueueMs`
+ *   (default 10 s); after that they fail (`join` rejects, a `relay` or `leave`
+ *   is dropped and logged) until Redis is back. On reconnect the process
+ *   waits until its subscriber has resubscribed, and heartbeats; if Redis lost
+ *   its data (the `epoch` key is gone: a restart without persistence, a
+ *   FLUSHALL) it re-registers, silently, the members it serves (with their
+ *   sessions, but no checkpoint until their clients acknowledge again), the
+ *   pools it created and the sequence numbers it saw; then it runs the queued
+ *   operations. Commands in flight at the instant the connection broke are
+ *   resent by ioredis on reconnect, before the re-registration.
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -16,6 +54,16 @@ import type { Logger } from '../../shared/logger.js';
 import type { OutageQueue } from './outage-queue.js';
 import type { Scripts } from './redis-scripts.js';
 import type { Served } from './served.js';
+
+/**
+ * A member this process served that Redis no longer holds as its own: its session was taken over by another
+ * process (`moved`), or it was removed (`gone`: its peers were told it left).
+ */
+export interface LostMember {
+  pool: string;
+  id: string;
+  why: 'moved' | 'gone';
+}
 
 export interface PresenceTiming {
   ttlMs: number;
@@ -56,7 +104,7 @@ export interface PresenceParts extends PresenceTiming {
   logger: Logger;
   /** The Redis URL without its password, for logs. */
   where: string;
-  onEvicted: ((members: ReadonlyArray<{ pool: string; id: string }>) => void) | undefined;
+  onEvicted: ((members: readonly LostMember[]) => void) | undefined;
 }
 
 export class Presence {
@@ -138,20 +186,22 @@ export class Presence {
       try {
         const [epoch, known] = await scripts.register(process, ttlMs, randomBytes(8).toString('hex'));
         if (this.#epoch === '') this.#epoch = epoch;
-        else if (epoch !== this.#epoch) {
+        else if (epoch !== this.#epoch || known === 0) {
+          // Redis lost its data (put back what this process serves), or took this process for dead (take back
+          // what was not taken over or removed meanwhile).
+          const readd = epoch !== this.#epoch;
           this.#epoch = epoch;
-          const missing = await this.#reconcile(true);
-          logger.log('error', 'server', 'backplane: Redis lost its data; re-registered this process', {
-            members: missing.length,
-            pools: served.createdCount,
-          });
-        } else if (known === 0) {
-          const missing = await this.#reconcile(false);
-          served.evicted(missing);
-          logger.log('error', 'server', 'backplane: this process was taken for dead and its members reaped', {
-            members: missing.length,
-          });
-          if (missing.length > 0) onEvicted?.(missing);
+          const lost = await this.#reconcile(readd);
+          served.lost(lost);
+          logger.log(
+            'error',
+            'server',
+            readd
+              ? 'backplane: Redis lost its data; re-registered this process'
+              : 'backplane: this process was taken for dead; took back what was still its own',
+            { lost: lost.length, pools: served.createdCount },
+          );
+          if (lost.length > 0) onEvicted?.(lost);
         }
       } finally {
         this.#syncing = undefined;
@@ -161,12 +211,18 @@ export class Presence {
   }
 
   /** What Redis does not hold of what this process serves; with `readd`, put back silently first. */
-  async #reconcile(readd: boolean): Promise<Array<{ pool: string; id: string }>> {
+  async #reconcile(readd: boolean): Promise<LostMember[]> {
     const { scripts, process, served } = this.#parts;
     const flat = await scripts.reconcile(process, readd, served.state());
-    const missing: Array<{ pool: string; id: string }> = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) missing.push({ pool: flat[i] as string, id: flat[i + 1] as string });
-    return missing;
+    const lost: LostMember[] = [];
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      lost.push({
+        pool: flat[i] as string,
+        id: flat[i + 1] as string,
+        why: flat[i + 2] === 'moved' ? 'moved' : 'gone',
+      });
+    }
+    return lost;
   }
 
   async #heartbeat(): Promise<void> {

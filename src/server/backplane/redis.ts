@@ -6,12 +6,15 @@
  *
  * Decisions, and the guarantees that follow from them:
  *
- * - **One order per pool.** Every change to a pool (join, leave, describe,
- *   stop, a reaped member) is one Lua script that changes the state, bumps
- *   the pool's sequence number and PUBLISHes the event on the pool's channel
- *   (redis-scripts.ts). Relays are PUBLISHed on the same channel from the
- *   same command connection, so every listening process sees one total order
- *   per pool, and one sender's relays stay in the order it sent them. The
+ * - **One order per pool, kept in a log.** Every change to a pool (join,
+ *   leave, describe, stop, a reaped member) and every relay is one Lua script
+ *   that changes the state, bumps the pool's sequence number (not for relays),
+ *   appends the event to the pool's stream and publishes it, with its id, on
+ *   the pool's channel (redis-scripts.ts), all from the one command connection,
+ *   so every listening process sees one total order per pool, and one
+ *   sender's relays stay in the order it sent them. A process that missed
+ *   events (its subscriber was away) reads them from the stream (pool-log.ts).
+ *   The streams keep `logRetentionMs` (default 60 s) of events. The
  *   scripts go through ioredis's `defineCommand`: sent in full the first
  *   time on each connection, by SHA after that, and in full again if Redis
  *   forgot them (SCRIPT FLUSH). That resend goes behind whatever this
@@ -26,44 +29,33 @@
  * - **Sequence numbers never run backwards**: a forgotten pool's counter is
  *   kept for an hour (MemoryBackplane starts a forgotten pool again at 0; the
  *   order of events is the same, the numbers may be higher).
- * - **Presence** (presence.ts). Each process has a random id and refreshes a
- *   key with a TTL (`presenceTtlMs`, default 5 s) every `presenceRefreshMs`
- *   (1 s). Every process runs the reaper every `reapIntervalMs` (1 s): one
- *   script that removes the members of each process whose presence expired
- *   and publishes `close` for each. It is atomic and idempotent, so it needs
- *   no lock: two reapers cannot both reap one member. Bound: **a dead
- *   process's endpoints are closed for their peers within presenceTtlMs +
- *   reapIntervalMs** (6 s with the defaults) after its last heartbeat. A
- *   process that was only frozen longer than the TTL finds on its next
- *   heartbeat that it was reaped and reports its lost members to
- *   `onEvicted` (their peers already got `rtc:close`).
- * - **Redis down.** ioredis reconnects (backoff up to 2 s). ioredis's own
- *   offline queue is off: its queued commands would run before this
- *   process re-registers. Instead every operation made while Redis is away
- *   (its connection closed, or broken without having said so yet) waits in
- *   the backplane's queue (outage-queue.ts), in order, for up to
- *   `outageQueueMs` (default 10 s); after that they fail (`join` rejects, a
- *   `relay` or `leave` is dropped and logged) until Redis is back. On
- *   reconnect (presence.ts) the process waits until its subscriber has
- *   resubscribed, and heartbeats; if Redis lost its data (the `epoch` key is
- *   gone: a restart without persistence, a FLUSHALL) it re-registers,
- *   silently, the members it serves, the pools it created and the sequence
- *   numbers it saw; then it runs the queued operations. **Events published
- *   while a process's subscriber is away are lost for that process** (Redis
- *   pub/sub does not replay): its endpoints may miss a `peer`, `close`,
- *   `describe` or relay sent in that window. Commands in flight at the
- *   instant the connection broke are resent by ioredis on reconnect, before
- *   the re-registration.
+ * - **Presence, dead processes, Redis down**: see presence.ts.
+ * - **Sessions live in Redis** beside the members (redis-lua.ts has the
+ *   record), so any process can take one over (`sessions.adopt`,
+ *   ../adoption.ts): the session's generation goes up, a `moved` event tells
+ *   the process that had it, and every later write the old process makes for
+ *   it (relay, leave, checkpoint) names the old generation and is refused.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { JsonValue } from '../../protocol/index.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
 import { BackplaneUnavailableError, OutageQueue } from './outage-queue.js';
-import { Presence, presenceTiming } from './presence.js';
-import { defineScripts, type Scripts } from './redis-scripts.js';
+import { PoolLog } from './pool-log.js';
+import { type LostMember, Presence, presenceTiming } from './presence.js';
+import { DEFAULT_LOG_RETENTION_MS, defineScripts, type Scripts } from './redis-scripts.js';
 import { Served } from './served.js';
-import type { Backplane, JoinOutcome, JoinRequest, MemberRecord, PoolEvent } from './types.js';
+import type {
+  Adopted,
+  Backplane,
+  Checkpoint,
+  JoinOutcome,
+  JoinRequest,
+  MemberRecord,
+  PoolEvent,
+  Sender,
+  SessionStore,
+} from './types.js';
 
 export { BackplaneUnavailableError } from './outage-queue.js';
 
@@ -80,14 +72,22 @@ export interface RedisBackplaneOptions {
   reapIntervalMs?: number;
   /** How long operations wait for Redis to come back before failing (default 10,000 ms). */
   outageQueueMs?: number;
+  /**
+   * How long each pool's log keeps an event (default 60,000 ms): the longest subscriber outage a process
+   * catches up from, and the oldest checkpoint a session can be taken over from. Memory in Redis grows with
+   * it: about 200 bytes per event.
+   */
+  logRetentionMs?: number;
   /** Area `server`; connection loss and recovery are logged at `error`/`warn`. */
   logger?: Logger;
   /**
-   * Members this process served that Redis no longer holds because this
-   * process was taken for dead (frozen or cut off longer than the TTL) and
-   * reaped: their peers were told they closed. Close their connections.
+   * Members this process served that Redis no longer holds as its own: this
+   * process was taken for dead (frozen or cut off longer than the TTL) and,
+   * meanwhile, another process took the session over (`moved`) or its resume
+   * window ran out (`gone`: its peers were told it left). Close their
+   * connections.
    */
-  onEvicted?: (members: ReadonlyArray<{ pool: string; id: string }>) => void;
+  onEvicted?: (members: readonly LostMember[]) => void;
 }
 
 /**
@@ -109,10 +109,9 @@ export class RedisBackplane implements Backplane {
   readonly #subscriber: Redis;
   readonly #scripts: Scripts;
   readonly #prefix: string;
-  readonly #channelPrefix: string;
   readonly #logger: Logger;
   readonly #where: string;
-  readonly #listeners = new Map<string, (event: PoolEvent) => void>();
+  readonly #log: PoolLog;
   /** What this process serves, to put back if Redis loses it. */
   readonly #served = new Served();
   /** Every pool operation goes through it: it holds them while Redis is away. */
@@ -126,7 +125,6 @@ export class RedisBackplane implements Backplane {
   private constructor(options: RedisBackplaneOptions) {
     const timing = presenceTiming(options);
     this.#prefix = options.prefix ?? 'rtcpool:';
-    this.#channelPrefix = `${this.#prefix}events:`;
     this.#logger = options.logger ?? silentLogger;
     this.#where = redact(options.url);
     const waitMs = options.outageQueueMs ?? 10_000;
@@ -156,7 +154,15 @@ export class RedisBackplane implements Backplane {
     this.#command = new Redis(options.url, connection('command', false));
     // The subscriber keeps ioredis's queue: a SUBSCRIBE made while Redis is away waits for it.
     this.#subscriber = new Redis(options.url, connection('subscriber', true));
-    this.#scripts = defineScripts(this.#command, this.#prefix);
+    this.#scripts = defineScripts(this.#command, this.#prefix, options.logRetentionMs ?? DEFAULT_LOG_RETENTION_MS);
+    this.#log = new PoolLog({
+      command: this.#command,
+      subscriber: this.#subscriber,
+      prefix: this.#prefix,
+      run: (operation) => this.#ops.run(operation),
+      served: this.#served,
+      logger: this.#logger,
+    });
     this.#presence = new Presence({
       ...timing,
       process: this.process,
@@ -178,32 +184,36 @@ export class RedisBackplane implements Backplane {
     return backplane;
   }
 
-  async listen(pool: string, listener: (event: PoolEvent) => void): Promise<void> {
-    this.#listeners.set(pool, listener);
-    await this.#subscriber.subscribe(this.#channel(pool));
+  /** Sessions kept in Redis: any process can take one over. */
+  readonly sessions: SessionStore = {
+    adopt: (id, tokenHash) => this.#adopt(id, tokenHash),
+    history: (pool, from) => this.#log.history(pool, from),
+    checkpoint: (id, gen, checkpoint) => this.#checkpoint(id, gen, checkpoint),
+  };
+
+  listen(pool: string, listener: (event: PoolEvent) => void): Promise<void> {
+    return this.#log.listen(pool, listener);
   }
 
   unlisten(pool: string): void {
-    if (!this.#listeners.delete(pool)) return;
-    this.#subscriber.unsubscribe(this.#channel(pool)).catch((error: unknown) => {
-      this.#logger.log('warn', 'server', 'backplane: UNSUBSCRIBE failed', { pool, error: String(error) });
-    });
+    this.#log.unlisten(pool);
   }
 
-  join({ pool, id, maxPeers, mustExist }: JoinRequest): Promise<JoinOutcome> {
+  join({ pool, id, maxPeers, mustExist, session }: JoinRequest): Promise<JoinOutcome> {
+    const kept = session ?? { tokenHash: '', windowMs: 0 };
     return this.#ops.run(async () => {
-      const reply = await this.#scripts.join(pool, id, maxPeers, mustExist, this.process);
+      const reply = await this.#scripts.join(pool, id, maxPeers, mustExist, this.process, kept);
       if (reply[0] !== 'ok') return { ok: false, reason: reply[0] };
-      const [, seq, flat] = reply;
-      this.#served.joined(pool, id, seq);
-      return { ok: true, seq, members: records(flat) };
+      const [, seq, flat, at] = reply;
+      this.#served.joined(pool, id, seq, served(1, kept.tokenHash, seq, kept.windowMs));
+      return { ok: true, seq, members: records(flat), gen: 1, at };
     });
   }
 
-  leave(pool: string, id: string): void {
+  leave(pool: string, id: string, gen = 0): void {
     // Forgotten only once Redis has it: a leave queued during an outage needs the member put back first.
     this.#ops
-      .run(() => this.#scripts.leave(pool, id))
+      .run(() => this.#scripts.leave(pool, id, gen))
       .then(
         () => this.#served.left(pool, id),
         (error: unknown) => {
@@ -226,10 +236,10 @@ export class RedisBackplane implements Backplane {
     });
   }
 
-  relay(pool: string, event: Extract<PoolEvent, { kind: 'relay' }>): void {
-    const message = `- ${JSON.stringify(event)}`;
+  relay(pool: string, event: Extract<PoolEvent, { kind: 'relay' }>, sender?: Sender): void {
+    const json = JSON.stringify(sender ? { ...event, n: sender.n } : event);
     this.#ops
-      .run(() => this.#command.publish(this.#channel(pool), message))
+      .run(() => this.#scripts.relay(pool, sender?.id ?? '', sender?.gen ?? 0, json))
       .catch((error: unknown) => {
         this.#logger.log('error', 'server', 'backplane: relay dropped', { pool, to: event.to, error: String(error) });
       });
@@ -273,7 +283,7 @@ export class RedisBackplane implements Backplane {
   async #close(): Promise<void> {
     if (this.#ops.closed) return;
     this.#presence.stop();
-    this.#listeners.clear();
+    this.#log.clear();
     await this.#presence.retire();
     this.#ops.close(new BackplaneUnavailableError('the backplane is closed'));
     await Promise.allSettled([this.#command.quit(), this.#subscriber.quit()]);
@@ -289,14 +299,13 @@ export class RedisBackplane implements Backplane {
    */
   abandon(): void {
     this.#presence.stop();
-    this.#listeners.clear();
+    this.#log.clear();
     this.#ops.close(new BackplaneUnavailableError('the backplane was abandoned'));
     this.#command.disconnect();
     this.#subscriber.disconnect();
   }
 
   async #start(): Promise<void> {
-    this.#subscriber.on('message', (channel: string, message: string) => this.#deliver(channel, message));
     for (const [role, connection] of [
       ['command', this.#command],
       ['subscriber', this.#subscriber],
@@ -325,41 +334,37 @@ export class RedisBackplane implements Backplane {
         this.#logger.log(
           'error',
           'server',
-          'backplane: lost the Redis subscriber; pool events are lost until it is back',
+          'backplane: lost the Redis subscriber; pool events are read from the logs once it is back',
         );
       }
     });
     this.#subscriber.on('ready', () => {
-      this.#logger.log('warn', 'server', 'backplane: Redis subscriber back', { pools: this.#listeners.size });
+      this.#logger.log('warn', 'server', 'backplane: Redis subscriber back', { pools: this.#log.size });
     });
     this.#presence.start();
   }
 
-  #deliver(channel: string, message: string): void {
-    if (!channel.startsWith(this.#channelPrefix)) return;
-    const pool = channel.slice(this.#channelPrefix.length);
-    const event = parseEvent(message);
-    if (!event) {
-      this.#logger.log('warn', 'server', 'backplane: unreadable pool event ignored', { pool });
-      return;
-    }
-    if (event.kind !== 'relay') {
-      if (this.#served.concerns(pool)) this.#served.see(pool, event.seq);
-      if (event.kind === 'describe') this.#served.described(pool, event.id, JSON.stringify(event.description));
-      else if (event.kind === 'stop') this.#served.forget(pool);
-    }
-    const listener = this.#listeners.get(pool);
-    if (!listener) return;
-    try {
-      listener(event);
-    } catch (error) {
-      this.#logger.log('error', 'server', 'backplane: a pool listener threw', { pool, error: String(error) });
-    }
+  async #adopt(id: string, tokenHash: string): Promise<Adopted | undefined> {
+    const reply = await this.#ops.run(() => this.#scripts.adopt(id, tokenHash, this.process));
+    if (reply[0] !== 1) return undefined;
+    const [, pool, joinSeq, gen, json, sent, at, received, peers, windowMs] = reply;
+    this.#served.joined(pool, id, 0, served(gen, tokenHash, joinSeq, windowMs), json);
+    const checkpoint = { sent, at, received, peers: peers === '' ? [] : peers.split(' ') };
+    return { pool, joinSeq, gen, description: JSON.parse(json) as JsonValue, checkpoint };
   }
 
-  #channel(pool: string): string {
-    return this.#channelPrefix + pool;
+  #checkpoint(id: string, gen: number, { sent, at, received, peers }: Checkpoint): void {
+    this.#ops
+      .run(() => this.#scripts.checkpoint(id, gen, sent, at, received, peers.join(' ')))
+      .catch((error: unknown) => {
+        this.#logger.log('warn', 'server', 'backplane: checkpoint not recorded', { id, error: String(error) });
+      });
   }
+}
+
+/** A session as `reconcile` takes it. */
+function served(gen: number, tokenHash: string, joinSeq: number, windowMs: number): string {
+  return `${gen} ${tokenHash} ${joinSeq} ${windowMs}`;
 }
 
 function records(flat: string[]): MemberRecord[] {
@@ -369,23 +374,6 @@ function records(flat: string[]): MemberRecord[] {
     members.push({ id: flat[i] as string, description: JSON.parse(record.slice(record.indexOf(' ') + 1)) });
   }
   return members;
-}
-
-/** `<seq> <event JSON>` or `- <relay JSON>`, as the scripts and `relay` publish them. */
-function parseEvent(message: string): PoolEvent | undefined {
-  const space = message.indexOf(' ');
-  if (space < 1) return undefined;
-  let body: unknown;
-  try {
-    body = JSON.parse(message.slice(space + 1));
-  } catch {
-    return undefined;
-  }
-  if (typeof body !== 'object' || body === null || !('kind' in body) || typeof body.kind !== 'string') return undefined;
-  const head = message.slice(0, space);
-  if (head === '-') return body.kind === 'relay' ? (body as PoolEvent) : undefined;
-  const seq = Number(head);
-  return Number.isSafeInteger(seq) && body.kind !== 'relay' ? ({ ...body, seq } as PoolEvent) : undefined;
 }
 
 function redact(url: string): string {

@@ -7,21 +7,24 @@
 import type { ServedState } from './redis-scripts.js';
 
 export class Served {
-  /** pool -> member id -> description JSON. */
-  readonly #members = new Map<string, Map<string, string>>();
+  /** pool -> member id -> [description JSON, session as `reconcile` takes it]. */
+  readonly #members = new Map<string, Map<string, [string, string]>>();
   /** Pools this process made with `createPool`. */
   readonly #created = new Set<string>();
   /** The highest sequence number seen per pool this process serves or created. */
   readonly #seen = new Map<string, number>();
 
-  /** Member `id` joined, as of sequence number `seq`. */
-  joined(pool: string, id: string, seq: number): void {
+  /**
+   * Member `id` joined (as of sequence number `seq`), or its session was taken over here (`json`: its
+   * description); `session` is `<gen> <token hash> <join seq> <window ms>`.
+   */
+  joined(pool: string, id: string, seq: number, session: string, json = 'null'): void {
     let members = this.#members.get(pool);
     if (!members) {
       members = new Map();
       this.#members.set(pool, members);
     }
-    members.set(id, 'null');
+    members.set(id, [json, session]);
     this.see(pool, seq);
   }
 
@@ -37,8 +40,8 @@ export class Served {
 
   /** Member `id`'s description is now `json`, if this process serves it. */
   described(pool: string, id: string, json: string): void {
-    const members = this.#members.get(pool);
-    if (members?.has(id)) members.set(id, json);
+    const member = this.#members.get(pool)?.get(id);
+    if (member) member[0] = json;
   }
 
   created(pool: string): void {
@@ -61,8 +64,8 @@ export class Served {
     if (seq > (this.#seen.get(pool) ?? 0)) this.#seen.set(pool, seq);
   }
 
-  /** Members Redis reaped while this process was taken for dead. */
-  evicted(members: ReadonlyArray<{ pool: string; id: string }>): void {
+  /** Members Redis no longer holds as this process's (reaped while it was taken for dead, or taken over). */
+  lost(members: ReadonlyArray<{ pool: string; id: string }>): void {
     for (const { pool, id } of members) this.#members.get(pool)?.delete(id);
   }
 
@@ -72,8 +75,10 @@ export class Served {
 
   /** Everything, as `reconcile` takes it. */
   state(): ServedState {
-    const members: Array<readonly [string, string, string]> = [];
-    for (const [pool, ids] of this.#members) for (const [id, json] of ids) members.push([pool, id, json]);
+    const members: Array<readonly [string, string, string, string]> = [];
+    for (const [pool, ids] of this.#members) {
+      for (const [id, [json, session]] of ids) members.push([pool, id, json, session]);
+    }
     return { created: [...this.#created], members, seen: [...this.#seen] };
   }
 }

@@ -93,7 +93,7 @@ test('a process that stops heartbeating has its members closed within presenceTt
 });
 
 test('a process taken for dead hears that its members were evicted, and carries on', async () => {
-  const evicted: Array<ReadonlyArray<{ pool: string; id: string }>> = [];
+  const evicted: Array<ReadonlyArray<{ pool: string; id: string; why: string }>> = [];
   const frozen = await backplane({ onEvicted: (members) => evicted.push(members) });
   const other = await backplane();
   const events = await listen(other, 'mesh');
@@ -105,7 +105,8 @@ test('a process taken for dead hears that its members were evicted, and carries 
   await raw.multi().del(`${prefix}presence:${frozen.process}`).eval(SCRIPTS.reap, 0, prefix).exec();
   await until(() => closed(events).includes('f1'), 'the reaped member closed', 5000);
   await until(() => evicted.length === 1, 'the eviction reported', 5000);
-  expect(evicted[0]).toEqual([{ pool: 'mesh', id: 'f1' }]);
+  // Joined without a resumable session: removed at once, not kept for a resume window.
+  expect(evicted[0]).toEqual([{ pool: 'mesh', id: 'f1', why: 'gone' }]);
   frozen.leave('mesh', 'f1');
   expect(await join(frozen, 'mesh', 'f2')).toMatchObject({ ok: true, members: [{ id: 'o1' }] });
   expect(await raw.exists(`${prefix}presence:${frozen.process}`)).toBe(1);
