@@ -199,7 +199,11 @@ export class Presence {
             readd
               ? 'backplane: Redis lost its data; re-registered this process'
               : 'backplane: this process was taken for dead; took back what was still its own',
-            { lost: lost.length, pools: served.createdCount },
+            {
+              moved: lost.filter(({ why }) => why === 'moved').length,
+              gone: lost.filter(({ why }) => why === 'gone').length,
+              pools: served.createdCount,
+            },
           );
           if (lost.length > 0) onEvicted?.(lost);
         }

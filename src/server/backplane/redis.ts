@@ -240,9 +240,19 @@ export class RedisBackplane implements Backplane {
     const json = JSON.stringify(sender ? { ...event, n: sender.n } : event);
     this.#ops
       .run(() => this.#scripts.relay(pool, sender?.id ?? '', sender?.gen ?? 0, json))
-      .catch((error: unknown) => {
-        this.#logger.log('error', 'server', 'backplane: relay dropped', { pool, to: event.to, error: String(error) });
-      });
+      .then(
+        (published) => {
+          if (published === 1) return;
+          // A frame this process read late, from a session another process has taken over: it is that one's now.
+          this.#logger.log('warn', 'server', 'backplane: relay refused, its sender has moved to another process', {
+            pool,
+            from: sender?.id,
+          });
+        },
+        (error: unknown) => {
+          this.#logger.log('error', 'server', 'backplane: relay dropped', { pool, to: event.to, error: String(error) });
+        },
+      );
   }
 
   createPool(pool: string): Promise<void> {
