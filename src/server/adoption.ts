@@ -102,7 +102,10 @@ async function adoptOn(host: ResumeHost, store: SessionStore, endpoint: Endpoint
 /** A session rebuilt here, not yet admitted to its view (the caller holds the view's pending events). */
 export type Adoption =
   | { ok: true; session: Session; view: PoolView }
-  /** Refused: `gap` when the session was taken but the log no longer reaches its checkpoint (it must end). */
+  /**
+   * Refused: `gap` when the session was taken but cannot be rebuilt (the log no longer reaches its checkpoint, or
+   * could not be read): it must end.
+   */
   | { ok: false; gap: Session | undefined; view: PoolView | undefined };
 
 /**
@@ -125,6 +128,8 @@ export async function adopt(
   try {
     if (view.ready) await view.ready;
     history = await store.history(pool, checkpoint.at);
+  } catch {
+    // Taken, but not rebuilt (Redis went away meanwhile): the session ends rather than stay held by nobody.
   } finally {
     views.settled(view, seen);
   }

@@ -25,8 +25,13 @@ import type { PoolEvent } from './types.js';
 
 interface Listening {
   listener: (event: PoolEvent) => void;
-  /** The id of the last event applied; undefined until `listen` has read where the log stands. */
+  /** The id of the last event applied. */
   last: string | undefined;
+  /**
+   * Where the log ended once subscribed: a catch-up before any event was applied starts there. Not a reason to
+   * skip an event: one published before that read may still be on its way over the subscriber connection.
+   */
+  since: string | undefined;
   /** Events the channel delivered while a catch-up reads the stream. */
   held: Array<[at: string, body: string]> | undefined;
 }
@@ -75,15 +80,13 @@ export class PoolLog {
 
   /** Delivers the pool's events from now on; resolves once subscribed and the log's current end is known. */
   async listen(pool: string, listener: (event: PoolEvent) => void): Promise<void> {
-    const listening: Listening = { listener, last: undefined, held: undefined };
+    const listening: Listening = { listener, last: undefined, since: undefined, held: undefined };
     this.#listening.set(pool, listening);
     await this.#parts.subscriber.subscribe(this.#channelPrefix + pool);
     const [latest] = (await this.#parts.run(() =>
       this.#parts.command.xrevrange(this.#key(pool), '+', '-', 'COUNT', 1),
     )) as Entries;
-    // Whatever the channel delivered since the subscription came after the log's end as read here, or is in it.
-    const end = latest?.[0] ?? '0-0';
-    if (listening.last === undefined || later(end, listening.last)) listening.last = end;
+    listening.since = latest?.[0] ?? '0-0';
   }
 
   unlisten(pool: string): boolean {
@@ -108,19 +111,27 @@ export class PoolLog {
     await subscriber.ping(); // answered after the SUBSCRIBEs ioredis sent again on reconnect
     this.#behind = false;
     let missed = 0;
-    for (const [pool, listening] of this.#listening) {
-      const from = listening.last;
-      if (from !== undefined && listening.held) {
-        const events = await this.#read(pool, from);
+    // Every pool's read goes out at once (pipelined on the one connection); each is applied in turn.
+    const reads = [...this.#listening].map(([pool, listening]) => {
+      const from = listening.last ?? listening.since;
+      const read =
+        from !== undefined && listening.held
+          ? this.#read(pool, from).catch((error: unknown) => {
+              logger.log('error', 'server', 'backplane: could not read a pool log', { pool, error: String(error) });
+              return undefined;
+            })
+          : undefined;
+      return { pool, listening, from, read };
+    });
+    for (const { pool, listening, from, read } of reads) {
+      if (read && from !== undefined) {
+        const events = await read;
         if (!events) {
-          logger.log('error', 'server', 'backplane: the pool log no longer reaches back to the last event seen', {
-            pool,
-            from,
-          });
+          logger.log('error', 'server', 'backplane: events of a pool were lost for this process', { pool, from });
         }
         for (const [at, body] of events ?? []) {
           if (this.#listening.get(pool) !== listening) break;
-          missed += this.#apply(pool, listening, at, body) ? 1 : 0;
+          if (later(at, from)) missed += this.#apply(pool, listening, at, body) ? 1 : 0;
         }
       }
       const held = listening.held ?? [];

@@ -1,0 +1,129 @@
+/**
+ * Sessions kept in Redis, at the backplane's level (real redis-server): the
+ * rules a takeover and the fence stand on, each checked on its own.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { createRedisBackplane, type RedisBackplane } from '../../../src/server/backplane/redis.js';
+import { SCRIPTS } from '../../../src/server/backplane/redis-scripts.js';
+import type { PoolEvent } from '../../../src/server/backplane/types.js';
+import { tokenHash } from '../../../src/server/sessions.js';
+import { type RedisProcess, startRedis } from '../../support/redis.js';
+import { until } from '../../support/wait.js';
+
+let redis: RedisProcess;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+const open: RedisBackplane[] = [];
+const raws: Redis[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((backplane) => backplane.close()));
+  for (const raw of raws.splice(0)) raw.disconnect();
+});
+
+let prefixes = 0;
+async function pair() {
+  const prefix = `sessions${++prefixes}:`;
+  const make = async () => {
+    const made = await createRedisBackplane({
+      url: redis.url,
+      prefix,
+      presenceTtlMs: 1000,
+      presenceRefreshMs: 200,
+      reapIntervalMs: 200,
+    });
+    open.push(made);
+    return made;
+  };
+  const raw = new Redis(redis.url);
+  raws.push(raw);
+  return { a: await make(), b: await make(), prefix, raw };
+}
+
+const TOKEN = 'the-secret-token';
+const join = (on: RedisBackplane, pool: string, id: string, windowMs = 15_000) =>
+  on.join({ pool, id, maxPeers: 8, mustExist: false, session: { tokenHash: tokenHash(TOKEN), windowMs } });
+
+async function listen(on: RedisBackplane, pool: string): Promise<PoolEvent[]> {
+  const events: PoolEvent[] = [];
+  await on.listen(pool, (event) => events.push(event));
+  return events;
+}
+
+test('a takeover needs the token, raises the generation once per takeover, and is told to the pool as `moved`', async () => {
+  const { a, b, prefix, raw } = await pair();
+  const heard = await listen(a, 'room');
+  const joined = await join(a, 'room', 'm');
+  expect(joined).toMatchObject({ ok: true, gen: 1 });
+  expect(await b.sessions.adopt('m', tokenHash('not-the-token'))).toBeUndefined();
+  expect(await b.sessions.adopt('nobody', tokenHash(TOKEN))).toBeUndefined();
+  const first = await b.sessions.adopt('m', tokenHash(TOKEN));
+  expect(first).toMatchObject({ pool: 'room', joinSeq: 0, gen: 2, checkpoint: { sent: 0, received: 0, peers: [] } });
+  expect(first?.checkpoint.at).toBe(joined.ok ? joined.at : '');
+  const second = await a.sessions.adopt('m', tokenHash(TOKEN));
+  expect(second?.gen).toBe(3);
+  await until(() => heard.filter(({ kind }) => kind === 'moved').length === 2, 'both takeovers heard');
+  expect(heard.map(({ kind }) => kind)).toEqual(['peer', 'moved', 'moved']);
+  // Redis keeps the hash of the token, never the token.
+  const record = await raw.hgetall(`${prefix}session:m`);
+  expect(record.token).toBe(tokenHash(TOKEN));
+  expect(Object.values(record)).not.toContain(TOKEN);
+});
+
+test('once a session has moved on, the old generation can neither relay, nor leave, nor checkpoint', async () => {
+  const { a, b, prefix, raw } = await pair();
+  const heard = await listen(b, 'room');
+  await join(a, 'room', 'm');
+  await join(b, 'room', 'peer');
+  await b.sessions.adopt('m', tokenHash(TOKEN));
+  const relay = { kind: 'relay' as const, to: 'peer', type: 'rtc:candidate' as const, data: { from: 'm' } };
+  a.relay('room', relay, { id: 'm', gen: 1, n: 1 });
+  b.relay('room', relay, { id: 'm', gen: 2, n: 2 });
+  a.leave('room', 'm', 1);
+  a.sessions.checkpoint('m', 1, { sent: 9, at: '1-0', received: 9, peers: [] });
+  b.sessions.checkpoint('m', 2, { sent: 1, at: '2-0', received: 2, peers: ['peer'] });
+  await until(() => heard.some(({ kind }) => kind === 'relay'), 'the relay of the holder');
+  expect(await b.members('room')).toHaveLength(2);
+  const record = await raw.hgetall(`${prefix}session:m`);
+  expect(record).toMatchObject({ gen: '2', sent: '1', at: '2-0', recv: '2', peers: 'peer', owner: b.process });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const relays = heard.filter((event) => event.kind === 'relay');
+  expect(relays.map((event) => event.kind === 'relay' && event.n)).toEqual([2]);
+  expect(heard.some(({ kind }) => kind === 'close')).toBe(false);
+});
+
+test("a dead process's resumable member is kept for its window, then removed with `close`; one without a session at once", async () => {
+  const { a, b, prefix, raw } = await pair();
+  const heard = await listen(b, 'room');
+  await join(a, 'room', 'kept', 600);
+  await join(a, 'room', 'plain', 0);
+  await a.join({ pool: 'room', id: 'unkept', maxPeers: 8, mustExist: false });
+  const diedAt = Date.now();
+  await raw.multi().del(`${prefix}presence:${a.process}`).eval(SCRIPTS.reap, 0, prefix).exec();
+  a.abandon();
+  await until(() => heard.filter(({ kind }) => kind === 'close').length === 2, 'the unresumable two closed');
+  expect(await raw.zscore(`${prefix}detached`, 'kept')).not.toBeNull();
+  expect((await b.members('room'))?.map(({ id }) => id)).toEqual(['kept']);
+  await until(() => heard.filter(({ kind }) => kind === 'close').length === 3, 'the kept one closed', 5000);
+  const closedAfter = Date.now() - diedAt;
+  expect(closedAfter).toBeGreaterThanOrEqual(600);
+  expect(await b.members('room')).toBeUndefined();
+  expect(await raw.exists(`${prefix}session:kept`)).toBe(0);
+});
+
+test('a member kept after its process died is taken over by another process, and is not removed when its window ends', async () => {
+  const { a, b, prefix, raw } = await pair();
+  const heard = await listen(b, 'room');
+  await join(a, 'room', 'm', 400);
+  await raw.multi().del(`${prefix}presence:${a.process}`).eval(SCRIPTS.reap, 0, prefix).exec();
+  a.abandon();
+  expect(await b.sessions.adopt('m', tokenHash(TOKEN))).toMatchObject({ gen: 2 });
+  expect(await raw.zscore(`${prefix}detached`, 'm')).toBeNull();
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  expect((await b.members('room'))?.map(({ id }) => id)).toEqual(['m']);
+  expect(heard.some(({ kind }) => kind === 'close')).toBe(false);
+});
