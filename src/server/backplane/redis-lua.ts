@@ -15,7 +15,7 @@
  * | P`created` | set | pools made by `createPool` (kept when empty) |
  * | P`members:`pool | hash | member id -> `<process> <description JSON>` |
  * | P`seq:`pool | string | the pool's sequence number (kept an hour after the pool is forgotten) |
- * | P`log:`pool | stream | the pool's events, field `e`: `<seq> <event JSON>`, or `- <event JSON>` for relays and `moved` (entries older than the retention trimmed) |
+ * | P`log:`pool | stream | the pool's events, field `e`: `<seq> <event JSON>`, or `- <event JSON>` for relays and `moved` (entries older than the retention trimmed; the whole log expires with the retention once the pool is forgotten) |
  * | P`events:`pool | channel | `<log entry id> ` then the entry's `e`: the same events, live |
  * | P`session:`id | hash | a member's session: `pool`, `token` (SHA-256, hex; empty: not resumable), `seq` (join snapshot), `owner` (process, `-` while detached), `gen`, `win` (resume window, ms), and its checkpoint `sent`, `at`, `recv`, `peers` (space-separated) |
  * | P`detached` | sorted set | session ids whose process died, by the time their window ends |
@@ -55,9 +55,10 @@ local function keep(pool)
   redis.call('PERSIST', P .. 'seq:' .. pool)
   redis.call('PERSIST', P .. 'log:' .. pool)
 end
+-- A forgotten pool: its sequence number is kept an hour (never to run backwards), its log as long as its events.
 local function expire(pool)
   redis.call('PEXPIRE', P .. 'seq:' .. pool, ${FORGOTTEN_SEQ_TTL_MS})
-  redis.call('PEXPIRE', P .. 'log:' .. pool, ${FORGOTTEN_SEQ_TTL_MS})
+  redis.call('PEXPIRE', P .. 'log:' .. pool, ${retentionMs})
 end
 local function close_payload(id) return '{"kind":"close","id":' .. cjson.encode(id) .. '}' end
 local function forget_if_empty(pool)
