@@ -7,7 +7,11 @@
  * client whose session ends joins again as a new member. See
  * bench/server/README.md.
  *
- *   npm run bench:chaos -- [--minutes 5] [--every 20] [--clients 60]
+ *   npm run bench:chaos -- [--minutes 5] [--every 20] [--clients 60] [--pick random|busiest]
+ *
+ * `--pick busiest` kills the process with the most connections instead of a
+ * random one: clients stay on the process they moved to, so after a few
+ * random kills most land on a process nobody is on.
  *
  * The report counts, over the run: sessions resumed, resumes refused (the
  * client joined again under a new id), `rtc:close` seen for a member that
@@ -34,8 +38,10 @@ const { values } = parseArgs({
     minutes: { type: 'string', default: '5' },
     every: { type: 'string', default: '20' },
     clients: { type: 'string', default: '60' },
+    pick: { type: 'string', default: 'random' },
   },
 });
+if (values.pick !== 'random' && values.pick !== 'busiest') throw new Error('--pick: random or busiest');
 const minutes = Number(values.minutes);
 const everySeconds = Number(values.every);
 const clientCount = Number(values.clients);
@@ -156,13 +162,18 @@ async function main(): Promise<void> {
     let kills = 0;
     while (Date.now() + everySeconds * 1000 <= end) {
       await sleep(everySeconds * 1000);
-      const victim = Math.floor(Math.random() * PROCESSES);
+      const connections = await Promise.all(servers.map((server) => server.request<number>('connections')));
+      const victim =
+        values.pick === 'busiest'
+          ? connections.indexOf(Math.max(...connections))
+          : Math.floor(Math.random() * PROCESSES);
       await servers[victim]?.kill();
       kills += 1;
       const killedAt = Date.now();
       servers[victim] = await start(ports[victim] as number);
       console.log(
-        `  ${((Date.now() - (end - minutes * 60_000)) / 1000).toFixed(0)} s: killed process ${victim} ` +
+        `  ${((Date.now() - (end - minutes * 60_000)) / 1000).toFixed(0)} s: killed process ${victim}, ` +
+          `${connections[victim]} connections (of ${connections.join('/')}) ` +
           `(restarted in ${Date.now() - killedAt} ms); so far: resumed ${totals.resumed}, refused resumes ` +
           `${totals.refusedResumes}, closes seen ${totals.closesSeen}`,
       );

@@ -39,6 +39,11 @@ export interface RoundResult {
   rssPerClient: number;
   connectMs: number;
   errors: Record<string, number>;
+  /**
+   * Cluster only: Redis's used memory growth over the round's paced and saturation windows (the pools' logs
+   * keep every event of the last 60 s), per event relayed in them, bytes.
+   */
+  redisBytesPerEvent?: number;
 }
 
 export interface Summary extends RoundResult {
@@ -54,7 +59,9 @@ export const median = (values: readonly number[]): number => {
 };
 
 export function summarize(implementation: Implementation, size: number, rounds: RoundResult[]): Summary {
-  const of = (key: Exclude<keyof RoundResult, 'errors'>) => median(rounds.map((round) => round[key]));
+  const of = (key: Exclude<keyof RoundResult, 'errors' | 'redisBytesPerEvent'>) =>
+    median(rounds.map((round) => round[key]));
+  const redis = rounds.flatMap((round) => (round.redisBytesPerEvent === undefined ? [] : [round.redisBytesPerEvent]));
   const errors: Record<string, number> = {};
   for (const round of rounds) {
     for (const [reason, count] of Object.entries(round.errors)) errors[reason] = (errors[reason] ?? 0) + count;
@@ -76,6 +83,7 @@ export function summarize(implementation: Implementation, size: number, rounds: 
     connectMs: of('connectMs'),
     errors,
     throughputByRound: rounds.map((round) => round.throughput),
+    ...(redis.length > 0 && { redisBytesPerEvent: median(redis) }),
   };
 }
 
@@ -172,6 +180,12 @@ export function printClusterRatios(summaries: Summary[]): void {
           `heap per idle client ${(cluster.heapPerClient / other.heapPerClient).toFixed(2)}x`
         : `${name}: not measured`;
     console.log(`  ${size} clients: ${against(of('ours'), 'vs one process')}; ${against(of('bare'), 'vs bare')}`);
+    if (cluster.redisBytesPerEvent !== undefined) {
+      console.log(
+        `  Redis memory for the pools' logs: ${cluster.redisBytesPerEvent.toFixed(0)} bytes per event relayed ` +
+          '(growth of used_memory over the paced and saturation windows, all kept by the 60 s retention)',
+      );
+    }
   }
 }
 

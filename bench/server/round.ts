@@ -2,6 +2,7 @@
  * One round: fresh server process(es), a fresh load generator, then heap at
  * idle, latency at a paced load and throughput at saturation, in that order.
  */
+import { Redis } from 'ioredis';
 import { type BenchChild, forkChild, sleep } from './child.js';
 import type { StartArgs, WindowReport } from './load.js';
 import type { RoundResult } from './report.js';
@@ -75,6 +76,16 @@ export async function startLoad(servers: Servers, clients: number, poolPrefix: s
   }
 }
 
+/** Redis's `used_memory`, bytes. */
+async function redisMemory(url: string): Promise<number> {
+  const redis = new Redis(url);
+  try {
+    return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 export async function runRound(options: RoundOptions): Promise<RoundResult> {
   const servers = await startServers(options);
   try {
@@ -87,10 +98,11 @@ export async function runRound(options: RoundOptions): Promise<RoundResult> {
       // Idle means a heartbeat has gone by: our server keeps each client's recent frames until a pong acknowledges them.
       await sleep(options.idleSeconds * 1000);
       const idle = await heapOf(servers);
+      const redisIdle = options.redis ? await redisMemory(options.redis) : undefined;
 
       await load.request('start', { mode: 'paced', rate: options.rate } satisfies StartArgs);
       await sleep(2000);
-      await load.request('report');
+      const pacedWarmup = await load.request<WindowReport>('report');
       const pacedCpuBefore = await cpuOf(servers);
       await sleep(options.latencySeconds * 1000);
       const paced = await load.request<WindowReport>('report');
@@ -104,12 +116,13 @@ export async function runRound(options: RoundOptions): Promise<RoundResult> {
         maxRate: options.maxRate,
       } satisfies StartArgs);
       await sleep(1000);
-      await load.request('report');
+      const saturatedWarmup = await load.request<WindowReport>('report');
       const cpuBefore = await cpuOf(servers);
       await sleep(options.throughputSeconds * 1000);
       const saturated = await load.request<WindowReport>('report');
       const serverCpuMs = (await cpuOf(servers)) - cpuBefore;
       await load.request('stop');
+      const redisLoaded = options.redis ? await redisMemory(options.redis) : undefined;
 
       const errors: Record<string, number> = {};
       for (const window of [paced, saturated]) {
@@ -129,6 +142,12 @@ export async function runRound(options: RoundOptions): Promise<RoundResult> {
         rssPerClient: (idle.rss - before.rss) / options.clients,
         connectMs,
         errors,
+        ...(redisIdle !== undefined &&
+          redisLoaded !== undefined && {
+            redisBytesPerEvent:
+              (redisLoaded - redisIdle) /
+              [pacedWarmup, paced, saturatedWarmup, saturated].reduce((sum, window) => sum + window.received, 0),
+          }),
       };
     } finally {
       await load.stop();

@@ -81,6 +81,7 @@ async function main(): Promise<void> {
     heap: settledHeap,
     cpu: () => process.cpuUsage(),
     relays: () => server.stats().relays,
+    connections: () => server.stats().connections,
     fds: openDescriptors,
   });
 }
