@@ -14,7 +14,7 @@
  */
 import { RESUME_REFUSED } from '../protocol/index.js';
 import { later } from './backplane/pool-log.js';
-import type { PoolEvent, SessionStore } from './backplane/types.js';
+import type { Adopted, PoolEvent, SessionStore } from './backplane/types.js';
 import { follow, type PoolView, type PoolViews } from './pool-views.js';
 import type { RejectionReason } from './reasons.js';
 import { type Endpoint, ownsSession, type Replay, replayFrom, Session, tokenHash } from './sessions.js';
@@ -112,27 +112,36 @@ export type Adoption =
  * Takes session `id` over (if `token` is its own) and rebuilds it from its
  * pool's log: subscribed to the pool first, so that nothing after the log's
  * end as read is missed, then the log from the checkpoint, then what the
- * pool's channel delivered meanwhile.
+ * pool's channel delivered meanwhile. A session that cannot be taken over
+ * leaves the view to the caller to release.
  */
 export async function adopt(
   store: SessionStore,
   views: PoolViews,
   request: { id: string; token: string },
 ): Promise<Adoption> {
-  const adopted = await store.adopt(request.id, tokenHash(request.token));
-  if (!adopted) return { ok: false, gap: undefined, view: undefined };
-  const { pool, checkpoint } = adopted;
+  const pool = await store.poolOf(request.id);
+  if (pool === undefined) return { ok: false, gap: undefined, view: undefined };
+  // Subscribed before taking over: every event from the takeover's own on reaches this view live.
   const view = views.watch(pool);
   const seen = views.joining(view);
+  let adopted: Adopted | undefined;
   let history: PoolEvent[] | undefined;
   try {
     if (view.ready) await view.ready;
-    history = await store.history(pool, checkpoint.at);
+    adopted = await store.adopt(request.id, tokenHash(request.token));
+    history = adopted && (await store.history(pool, adopted.checkpoint.at));
+    // Admitted only once the view has heard as far as the log was read: an event read from the log whose message
+    // had not yet arrived on the subscriber would otherwise reach the session a second time.
+    const end = history?.at(-1)?.at;
+    if (end !== undefined) await views.reached(view, end);
   } catch {
     // Taken, but not rebuilt (Redis went away meanwhile): the session ends rather than stay held by nobody.
   } finally {
     views.settled(view, seen);
   }
+  if (!adopted) return { ok: false, gap: undefined, view };
+  const { checkpoint } = adopted;
   const session = new Session(request.id, pool, request.token, adopted.joinSeq, null);
   session.gen = adopted.gen;
   session.description = adopted.description;

@@ -169,8 +169,8 @@ export class Hub {
 
   /** The client has its session's frames up to number `sent`: they are let go, and a kept session checkpointed. */
   acknowledged(session: Session, sent: number): void {
-    const checkpoint = sent <= session.sent ? acknowledge(session, sent) : undefined;
-    if (checkpoint && session.gen > 0) this.backplane.sessions?.checkpoint(session.id, session.gen, checkpoint);
+    const checkpoint = acknowledge(session, sent, this.options.now(), this.views.lastOf(session.pool));
+    if (checkpoint) this.backplane.sessions?.checkpoint(session.id, session.gen, checkpoint);
   }
 
   /** A session without a connection waits `resumeWindowMs` for a resume, then leaves. */

@@ -5,6 +5,7 @@
  * must not miss while the backplane answers it. A view lives while a member
  * here is in its pool or joining it.
  */
+import { later } from './backplane/pool-log.js';
 import type { Backplane, PoolEvent } from './backplane/types.js';
 import { type Session, send } from './sessions.js';
 
@@ -16,6 +17,10 @@ export interface PoolView {
   pending?: Set<PoolEvent[]> | undefined;
   /** Until the backplane confirms the subscription (never, for the memory backplane). */
   ready?: Promise<void> | undefined;
+  /** The log entry of the last event heard, where the backplane keeps a log. */
+  last?: string | undefined;
+  /** Who waits for the view to have heard a log entry ({@link PoolViews.reached}); only while someone does. */
+  waiting?: Array<{ at: string; heard: () => void }> | undefined;
 }
 
 /** What the views leave to the hub. */
@@ -76,6 +81,11 @@ export class PoolViews {
     if (view.pending?.size === 0) view.pending = undefined;
   }
 
+  /** The log entry of the last event heard of pool `id`, where the backplane keeps a log. */
+  lastOf(id: string): string | undefined {
+    return this.views.get(id)?.last;
+  }
+
   /** A joined member, whose pool's events it now hears. */
   admit(view: PoolView, session: Session): void {
     view.locals.set(session.id, session);
@@ -122,8 +132,30 @@ export class PoolViews {
   }
 
   /** One event of a pool this process serves. */
+  /**
+   * Resolves once the view has heard log entry `at` (or a later one): a log read on one connection can come back
+   * before the same events arrive on the subscriber's.
+   */
+  reached(view: PoolView, at: string): Promise<void> {
+    if (view.last !== undefined && !later(at, view.last)) return Promise.resolve();
+    return new Promise((heard) => {
+      view.waiting ??= [];
+      view.waiting.push({ at, heard });
+    });
+  }
+
+  private wake(view: PoolView, at: string): void {
+    const still = view.waiting?.filter((waiter) => later(waiter.at, at));
+    for (const waiter of view.waiting ?? []) if (!later(waiter.at, at)) waiter.heard();
+    view.waiting = still?.length ? still : undefined;
+  }
+
   private hear(view: PoolView, event: PoolEvent): void {
     if (view.pending) for (const seen of view.pending) seen.push(event);
+    if (event.at !== undefined) {
+      view.last = event.at;
+      if (view.waiting) this.wake(view, event.at);
+    }
     if (event.kind === 'relay') {
       const target = view.locals.get(event.to);
       if (target) send(target, event.type, event.data, event.at);

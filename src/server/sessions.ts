@@ -67,6 +67,13 @@ interface HeldFrame {
  */
 export const MAX_UNACKED_FRAMES = 256;
 
+/**
+ * The least time between two checkpoints of one session (written when its client acknowledges frames: a busy one
+ * every second, a quiet one every server heartbeat). A checkpoint is at most this plus a heartbeat (10 s) old,
+ * which with the resume window (15 s) stays well within the pool log's retention (60 s by default).
+ */
+export const CHECKPOINT_EVERY_MS = 15_000;
+
 /** One pool member: what outlives a connection. */
 export class Session {
   endpoint: Endpoint | null;
@@ -89,6 +96,8 @@ export class Session {
   expiry: ReturnType<typeof setTimeout> | undefined;
   /** Which holder of the session this process is, where sessions outlive processes (0: they do not). */
   gen = 0;
+  /** When its checkpoint was last written (the hub's clock), where sessions outlive processes; first one at once. */
+  checkpointed = -CHECKPOINT_EVERY_MS;
 
   constructor(
     readonly id: string,
@@ -212,22 +221,28 @@ export function send(session: Session, type: string, data: Record<string, unknow
 }
 
 /**
- * The client has every frame up to number `sent`: they need not be held. Returns where the session then stands,
- * for a backplane that keeps sessions, when the last of them came from its log.
+ * The client has every frame up to number `sent` (at the hub's time `now`): they need not be held. Returns where
+ * the session then stands, when it is kept beyond this process (`gen`), its last checkpoint is
+ * {@link CHECKPOINT_EVERY_MS} old, and the place can be named in the pool's log: the entry of the last frame
+ * acknowledged, or, when the client has everything, `logEnd` (the last entry this process heard of the pool, so that
+ * a quiet member's checkpoint keeps up with its pool's log even when it gets no frames).
  */
-export function acknowledge(session: Session, sent: number): Checkpoint | undefined {
+export function acknowledge(session: Session, sent: number, now: number, logEnd?: string): Checkpoint | undefined {
+  if (sent > session.sent) return undefined;
   const unacked = session.unacked;
-  if (!unacked) return undefined;
-  const drop = Math.min(sent - session.firstUnacked, unacked.length);
-  if (drop <= 0) return undefined;
-  const at = unacked[drop - 1]?.at;
-  const checkpoint =
-    at === undefined
-      ? undefined
-      : { sent: session.firstUnacked + drop, at, received: session.received, peers: peersBefore(session, drop) };
-  unacked.splice(0, drop);
-  session.firstUnacked += drop;
-  if (unacked.length === 0) session.unacked = undefined;
+  const drop = unacked ? Math.min(sent - session.firstUnacked, unacked.length) : 0;
+  const all = sent === session.sent;
+  const at = all ? (logEnd ?? unacked?.[drop - 1]?.at) : drop > 0 ? unacked?.[drop - 1]?.at : undefined;
+  let checkpoint: Checkpoint | undefined;
+  if (session.gen > 0 && at !== undefined && now - session.checkpointed >= CHECKPOINT_EVERY_MS) {
+    session.checkpointed = now;
+    checkpoint = { sent, at, received: session.received, peers: peersBefore(session, drop) };
+  }
+  if (unacked && drop > 0) {
+    unacked.splice(0, drop);
+    session.firstUnacked += drop;
+    if (unacked.length === 0) session.unacked = undefined;
+  }
   return checkpoint;
 }
 

@@ -32,15 +32,14 @@
 export const FORGOTTEN_SEQ_TTL_MS = 3_600_000;
 
 /**
- * The scripts' shared helpers. `append` is the one way an event is published: added to the pool's log (trimmed to
+ * What every script starts with, the relay (the hot path) with nothing more: Redis runs a script's helper
+ * definitions on every call. `append` is the one way an event is published: added to the pool's log (trimmed to
  * `retentionMs`, approximately: Redis drops whole nodes of about 100 entries) and sent live on its channel with
  * the entry's id in front.
  */
-export function prelude(retentionMs: number): string {
+export function core(retentionMs: number): string {
   return `
 local P = ARGV[1]
-local function entry(pool, id) return string.len(id) .. ':' .. id .. pool end
-local function owner_of(record) return string.match(record, '^(%S+) ') end
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -51,6 +50,14 @@ local function append(pool, head, payload)
   redis.call('PUBLISH', P .. 'events:' .. pool, at .. ' ' .. body)
   return at
 end
+`;
+}
+
+/** Every script but the relay starts with these: {@link core}, then what pools and members need. */
+export function prelude(retentionMs: number): string {
+  return `${core(retentionMs)}
+local function entry(pool, id) return string.len(id) .. ':' .. id .. pool end
+local function owner_of(record) return string.match(record, '^(%S+) ') end
 local function keep(pool)
   redis.call('PERSIST', P .. 'seq:' .. pool)
   redis.call('PERSIST', P .. 'log:' .. pool)

@@ -3,7 +3,7 @@
  * The keys they use and the helpers they share are in redis-lua.ts.
  */
 import type { Redis } from 'ioredis';
-import { prelude } from './redis-lua.js';
+import { core, prelude } from './redis-lua.js';
 
 const body = {
   /**
@@ -212,13 +212,13 @@ export type ScriptName = keyof typeof body;
 /** How long a pool's log keeps an event by default: see `RedisBackplaneOptions.logRetentionMs`. */
 export const DEFAULT_LOG_RETENTION_MS = 60_000;
 
-/** Each script with the shared helpers in front, for logs kept `retentionMs`. */
+/** Each script with the shared helpers in front (the relay with the core alone), for logs kept `retentionMs`. */
 export function scriptsFor(retentionMs: number): Record<ScriptName, string> {
   const helpers = prelude(retentionMs);
-  return Object.fromEntries(Object.entries(body).map(([name, lua]) => [name, helpers + lua])) as Record<
-    ScriptName,
-    string
-  >;
+  const lean = core(retentionMs);
+  return Object.fromEntries(
+    Object.entries(body).map(([name, lua]) => [name, (name === 'relay' ? lean : helpers) + lua]),
+  ) as Record<ScriptName, string>;
 }
 
 /** The scripts with the default retention. */

@@ -186,6 +186,8 @@ export class RedisBackplane implements Backplane {
 
   /** Sessions kept in Redis: any process can take one over. */
   readonly sessions: SessionStore = {
+    poolOf: async (id) =>
+      (await this.#ops.run(() => this.#command.hget(`${this.#prefix}session:${id}`, 'pool'))) ?? undefined,
     adopt: (id, tokenHash) => this.#adopt(id, tokenHash),
     history: (pool, from) => this.#log.history(pool, from),
     checkpoint: (id, gen, checkpoint) => this.#checkpoint(id, gen, checkpoint),

@@ -67,6 +67,8 @@ export interface Adopted {
  * from the pool's log.
  */
 export interface SessionStore {
+  /** The pool of session `id`, or undefined when there is no such session. */
+  poolOf(id: string): Promise<string | undefined>;
   /** Takes session `id` over for this process when `tokenHash` is its token's; undefined when it cannot be. */
   adopt(id: string, tokenHash: string): Promise<Adopted | undefined>;
   /** The pool's events from `from` on, `from` first; undefined when the log no longer reaches back to it. */
