@@ -166,7 +166,7 @@ export async function createSignallingServer<Identity = unknown>(
     redis === null || options.redis === undefined
       ? undefined
       : await redis.createRedisBackplane({
-          url: options.redis,
+          ...(typeof options.redis === 'string' ? { url: options.redis } : options.redis),
           logger,
           onEvicted: (members) => evict(members),
         });

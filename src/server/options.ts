@@ -111,12 +111,14 @@ export interface SignallingServerOptions<Identity = unknown> {
   /** Milliseconds since some epoch; tests pass a fake. Default `performance.now()` in whole milliseconds. */
   now?: () => number;
   /**
-   * Share pools with the other server processes that use the same Redis
-   * (`redis://[user:password@]host:port[/db]`): endpoints of one pool may
-   * then reach any of them. Start fails if Redis is unreachable. Without it,
-   * pools live in this process's memory.
+   * Share pools and sessions with the other server processes that use the
+   * same Redis (`redis://[user:password@]host:port[/db]`, or `{ url,
+   * logRetentionMs }`): endpoints of one pool may then reach any of them, and
+   * resume on any of them. `logRetentionMs` (default 60,000) is how long each
+   * pool's log keeps its events (docs/scaling.md). Start fails if Redis is
+   * unreachable. Without it, pools live in this process's memory.
    */
-  redis?: string;
+  redis?: string | { url: string; logRetentionMs?: number };
   /**
    * The ICE servers to hand every endpoint in `rtc:joined` (and again in
    * `rtc:resumed`): STUN URLs as they are, TURN URLs with credentials minted

@@ -44,7 +44,7 @@ import { BackplaneUnavailableError, OutageQueue } from './outage-queue.js';
 import { PoolLog } from './pool-log.js';
 import { type LostMember, Presence, presenceTiming } from './presence.js';
 import { DEFAULT_LOG_RETENTION_MS, defineScripts, type Scripts } from './redis-scripts.js';
-import { Served } from './served.js';
+import { Served, sessionFields } from './served.js';
 import type {
   Adopted,
   Backplane,
@@ -154,7 +154,10 @@ export class RedisBackplane implements Backplane {
     this.#command = new Redis(options.url, connection('command', false));
     // The subscriber keeps ioredis's queue: a SUBSCRIBE made while Redis is away waits for it.
     this.#subscriber = new Redis(options.url, connection('subscriber', true));
-    this.#scripts = defineScripts(this.#command, this.#prefix, options.logRetentionMs ?? DEFAULT_LOG_RETENTION_MS);
+    const retentionMs = options.logRetentionMs ?? DEFAULT_LOG_RETENTION_MS;
+    if (!(Number.isSafeInteger(retentionMs) && retentionMs > 0))
+      throw new RangeError('logRetentionMs: a positive integer');
+    this.#scripts = defineScripts(this.#command, this.#prefix, retentionMs);
     this.#log = new PoolLog({
       command: this.#command,
       subscriber: this.#subscriber,
@@ -207,7 +210,7 @@ export class RedisBackplane implements Backplane {
       const reply = await this.#scripts.join(pool, id, maxPeers, mustExist, this.process, kept);
       if (reply[0] !== 'ok') return { ok: false, reason: reply[0] };
       const [, seq, flat, at] = reply;
-      this.#served.joined(pool, id, seq, served(1, kept.tokenHash, seq, kept.windowMs));
+      this.#served.joined(pool, id, seq, sessionFields(1, kept.tokenHash, seq, kept.windowMs));
       return { ok: true, seq, members: records(flat), gen: 1, at };
     });
   }
@@ -360,7 +363,7 @@ export class RedisBackplane implements Backplane {
     const reply = await this.#ops.run(() => this.#scripts.adopt(id, tokenHash, this.process));
     if (reply[0] !== 1) return undefined;
     const [, pool, joinSeq, gen, json, sent, at, received, peers, windowMs] = reply;
-    this.#served.joined(pool, id, 0, served(gen, tokenHash, joinSeq, windowMs), json);
+    this.#served.joined(pool, id, 0, sessionFields(gen, tokenHash, joinSeq, windowMs), json);
     const checkpoint = { sent, at, received, peers: peers === '' ? [] : peers.split(' ') };
     return { pool, joinSeq, gen, description: JSON.parse(json) as JsonValue, checkpoint };
   }
@@ -372,11 +375,6 @@ export class RedisBackplane implements Backplane {
         this.#logger.log('warn', 'server', 'backplane: checkpoint not recorded', { id, error: String(error) });
       });
   }
-}
-
-/** A session as `reconcile` takes it. */
-function served(gen: number, tokenHash: string, joinSeq: number, windowMs: number): string {
-  return `${gen} ${tokenHash} ${joinSeq} ${windowMs}`;
 }
 
 function records(flat: string[]): MemberRecord[] {

@@ -82,3 +82,8 @@ export class Served {
     return { created: [...this.#created], members, seen: [...this.#seen] };
   }
 }
+
+/** A member's session as {@link Served} keeps it and `reconcile` takes it. */
+export function sessionFields(gen: number, tokenHash: string, joinSeq: number, windowMs: number): string {
+  return `${gen} ${tokenHash} ${joinSeq} ${windowMs}`;
+}

@@ -114,7 +114,7 @@ const harness = serverHarness();
 
 test('members on a server cut off from Redis for 2 s see every event of their pool once, in order', async () => {
   const path = await proxy();
-  const far = await harness.start({ redis: `redis://127.0.0.1:${path.port}` });
+  const far = await harness.start({ redis: { url: `redis://127.0.0.1:${path.port}`, logRetentionMs: 30_000 } });
   const near = await harness.start({ redis: redis.url });
   const pool = `members${++prefixes}`;
   const watcher = await harness.raw(far.url);

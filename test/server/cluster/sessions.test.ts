@@ -127,3 +127,9 @@ test('a member kept after its process died is taken over by another process, and
   expect((await b.members('room'))?.map(({ id }) => id)).toEqual(['m']);
   expect(heard.some(({ kind }) => kind === 'close')).toBe(false);
 });
+
+test('logRetentionMs must be a positive whole number of milliseconds', async () => {
+  for (const logRetentionMs of [0, -1, 1.5, Number.NaN]) {
+    await expect(createRedisBackplane({ url: redis.url, logRetentionMs })).rejects.toThrow(RangeError);
+  }
+});
