@@ -36,6 +36,8 @@ export class Liveness {
   /** Connections opened so far, which deals them out to heartbeat slices. */
   private opened = 0;
   private slice = 0;
+  /** When the last sweep ran (the hub's clock). */
+  private swept: number | undefined;
 
   constructor(
     private readonly options: LivenessOptions,
@@ -63,11 +65,24 @@ export class Liveness {
    * burst of pongs that answers them, over the interval instead of stalling
    * every relay once per interval. Members holding {@link EARLY_PING_FRAMES}
    * or more unacknowledged frames are pinged in every slice, so that their
-   * pongs release those frames sooner.
+   * pongs release those frames sooner. A sweep that runs late does not count
+   * the time this process was not running as its connections' silence.
    */
   sweep(endpoints: Iterable<Endpoint>): void {
     const now = this.options.now();
-    const { timeoutMs } = this.options.heartbeat;
+    const { timeoutMs, intervalMs } = this.options.heartbeat;
+    const due = intervalMs / HEARTBEAT_SLICES;
+    const late = this.swept === undefined ? 0 : now - this.swept - due;
+    this.swept = now;
+    // A live connection answers every round's ping, so it is silent at most an interval plus this process's
+    // lateness: with the default timeout (two intervals), lateness up to an interval cannot drop it.
+    if (late > intervalMs) {
+      // This process did not run for a while (a long GC pause, a frozen event loop, a machine far behind): the
+      // silence of its connections over that time is its own, and what they sent meanwhile is still waiting to be
+      // read. Without this, a process that froze for longer than the timeout would drop every connection it has
+      // the moment it woke, before reading a single pong.
+      for (const endpoint of endpoints) endpoint.lastSeen = Math.min(now, endpoint.lastSeen + late);
+    }
     const slice = this.slice;
     this.slice = (slice + 1) % HEARTBEAT_SLICES;
     for (const endpoint of endpoints) {
