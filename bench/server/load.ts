@@ -105,7 +105,7 @@ function layoutPools(count: number, prefix: string): { name: string; size: numbe
 }
 
 function onFrame(client: Client, frame: Buffer): void {
-  client.received += 1; // undone below for the two frames outside the count
+  client.received += 1; // undone below for the frames outside the count (protocol.md: resuming a session)
   const stamp = relayStamp(frame);
   if (stamp !== null) {
     window.received += 1;
@@ -129,6 +129,7 @@ function onFrame(client: Client, frame: Buffer): void {
   } else if (type === 'rtc:peer') client.peers.push(data.id as string);
   else if (type === 'rtc:close') client.peers = client.peers.filter((peer) => peer !== data.id);
   else if (type === 'rtc:error') {
+    client.received -= 1; // an answer to this connection, not a frame of the session
     countError(String(data.reason));
     // Every error here answers a relay the server dropped: it will never arrive.
     inflight -= 1;

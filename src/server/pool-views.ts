@@ -1,8 +1,11 @@
 /**
  * The pools this process has members in, as it hears them from the backplane:
  * relays to deliver, membership news to pass on (each member hears only what
- * its join's snapshot did not have), stops, and the events a join in flight
- * must not miss while the backplane answers it. A view lives while a member
+ * its join's snapshot did not have), stops, sessions taken over by another
+ * process, and the events a join (or a takeover) in flight must not miss
+ * while the backplane answers it. Which events a member hears is one rule,
+ * {@link follow}, wherever they are heard: that is what lets another process
+ * rebuild a session's frames from its pool's log. A view lives while a member
  * here is in its pool or joining it.
  */
 import { later } from './backplane/pool-log.js';
@@ -105,10 +108,10 @@ export class PoolViews {
     this.backplane.unlisten(view.id);
   }
 
-  /** Sends `rtc:stop` to this process's members of a pool and ends them; how many there were. */
-  stop(view: PoolView, how: 'stopped' | 'shutdown'): number {
+  /** Sends `rtc:stop` (from log entry `at`, if any) to this process's members of a pool and ends them; how many. */
+  stop(view: PoolView, how: 'stopped' | 'shutdown', at?: string): number {
     const members = [...view.locals.values()];
-    for (const session of members) this.stopMember(session, how);
+    for (const session of members) this.stopMember(session, how, at);
     return members.length;
   }
 
@@ -131,7 +134,6 @@ export class PoolViews {
     this.host.end(session, how);
   }
 
-  /** One event of a pool this process serves. */
   /**
    * Resolves once the view has heard log entry `at` (or a later one): a log read on one connection can come back
    * before the same events arrive on the subscriber's.
@@ -150,6 +152,7 @@ export class PoolViews {
     view.waiting = still?.length ? still : undefined;
   }
 
+  /** One event of a pool this process serves. */
   private hear(view: PoolView, event: PoolEvent): void {
     if (view.pending) for (const seen of view.pending) seen.push(event);
     if (event.at !== undefined) {
@@ -167,9 +170,7 @@ export class PoolViews {
       return;
     }
     if (event.kind === 'stop') {
-      const members = [...view.locals.values()];
-      for (const session of members) this.stopMember(session, 'stopped', event.at);
-      this.host.stopped(view.id, members.length);
+      this.host.stopped(view.id, this.stop(view, 'stopped', event.at));
       return;
     }
     for (const session of view.locals.values()) tell(session, event);
