@@ -312,8 +312,11 @@ export type ClientMessage =
   | {
       /** Asks for an `rtc:pong` (servers that grant `answers_ping`): the connection has been silent for a while. */
       type: 'rtc:ping';
-      /** In a session, where the client's count stands: the server need not hold frames up to it any longer. */
-      data: { received?: number };
+      /** Optional: where the client's count stands. */
+      data: {
+        /** In a session, frames received since `rtc:joined`, as `rtc:resume` counts them: the server may let go of those. */
+        received?: number;
+      };
     };
 
 /** Either side's message, as it travels: `{ type, data }`. */

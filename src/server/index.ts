@@ -34,6 +34,7 @@ export type {
   Authenticate,
   ConnectionInfo,
   MemberInfo,
+  RedisOptions,
   ResolvePool,
   SignallingServerOptions,
 } from './options.js';

@@ -33,6 +33,18 @@ export type ResolvePool<Identity> = (
   connection: ConnectionInfo<Identity>,
 ) => string | null | undefined | Promise<string | null | undefined>;
 
+/** The `redis` option in full. */
+export interface RedisOptions {
+  /** `redis://[user:password@]host:port[/db]`. */
+  url: string;
+  /**
+   * How long each pool's log keeps its events, ms (default 60,000): the longest Redis outage a process catches up
+   * from, and how old a session's checkpoint may be for another process to take it over. About 600 bytes of
+   * Redis memory per event relayed.
+   */
+  logRetentionMs?: number;
+}
+
 /**
  * How {@link createSignallingServer} listens, who may connect and join, and the limits it enforces. Every option
  * has a default: `{}` is a public server on 127.0.0.1.
@@ -118,7 +130,7 @@ export interface SignallingServerOptions<Identity = unknown> {
    * pool's log keeps its events (docs/scaling.md). Start fails if Redis is
    * unreachable. Without it, pools live in this process's memory.
    */
-  redis?: string | { url: string; logRetentionMs?: number };
+  redis?: string | RedisOptions;
   /**
    * The ICE servers to hand every endpoint in `rtc:joined` (and again in
    * `rtc:resumed`): STUN URLs as they are, TURN URLs with credentials minted
