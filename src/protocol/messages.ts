@@ -312,9 +312,9 @@ export type ClientMessage =
   | {
       /** Asks for an `rtc:pong` (servers that grant `answers_ping`): the connection has been silent for a while. */
       type: 'rtc:ping';
-      /** Optional: where the client's count stands. */
+      /** Where this side's count stands, or nothing. */
       data: {
-        /** In a session, frames received since `rtc:joined`, as `rtc:resume` counts them: the server may let go of those. */
+        /** In a session, frames received since `rtc:joined`, counted as for `rtc:resume`. */
         received?: number;
       };
     };
@@ -342,7 +342,6 @@ export type ClientMessageOf<T extends ClientEventType> = Extract<
 
 /**
  * Asks to join (or create, on a public server) a pool.
- *
  * @example
  * socket.send(encodeFrame(joinMessage('room-42')));
  */
@@ -352,7 +351,6 @@ export function joinMessage(pool: string): ClientMessageOf<'rtc:join'> {
 
 /**
  * Relays an offer or answer to peer `to`.
- *
  * @example
  * socket.send(encodeFrame(sdpMessage(peerId, { type: 'offer', sdp })));
  */
@@ -362,7 +360,6 @@ export function sdpMessage(to: string, description: SessionDescription): ClientM
 
 /**
  * Relays a trickled candidate (null: end of candidates) to peer `forId`.
- *
  * @example
  * socket.send(encodeFrame(candidateMessage(peerId, candidate)));
  */
@@ -372,7 +369,6 @@ export function candidateMessage(forId: string, candidate: IceCandidate | null):
 
 /**
  * Resumes session `id` on a new connection (see {@link ResumeGrant}).
- *
  * @example
  * socket.send(encodeFrame(resumeMessage(id, grant.token, framesReceived)));
  */
@@ -393,7 +389,6 @@ export function pingMessage(received?: number): ClientMessageOf<'rtc:ping'> {
 /**
  * The JSON text frame `{"type": ..., "data": {...}}` for a raw WebSocket.
  * (A socket.io transport emits `message.type` with `message.data` instead.)
- *
  * @example
  * socket.send(encodeFrame({ type: 'rtc:peer', data: { id } })); // on the server
  */

@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 const BINARY = existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : 'redis-server';
 
@@ -96,4 +97,46 @@ function ping(port: number): Promise<boolean> {
       if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
     });
   });
+}
+
+/** Anything a test opens on Redis: a backplane (closed) or a raw ioredis connection (disconnected). */
+type Opened = { close(): Promise<void> } | { disconnect(): void };
+
+/**
+ * One `redis-server` for a test file: started before its tests, stopped after
+ * them; what a test hands to `closing` is closed after that test. Call once
+ * at the top of the file.
+ */
+export function redisForFile(): RedisProcess & { closing<T extends Opened>(it: T): T } {
+  let server: RedisProcess | undefined;
+  const opened: Opened[] = [];
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((it) => ('close' in it ? it.close() : it.disconnect())));
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  const started = () => {
+    if (!server) throw new Error('redis-server is started before the tests: use it inside one');
+    return server;
+  };
+  return {
+    get port() {
+      return started().port;
+    },
+    get url() {
+      return started().url;
+    },
+    restart: (options) => started().restart(options),
+    kill: () => started().kill(),
+    start: () => started().start(),
+    stop: () => started().stop(),
+    closing(it) {
+      opened.push(it);
+      return it;
+    },
+  };
 }

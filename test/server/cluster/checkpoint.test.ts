@@ -7,26 +7,16 @@
  * stands, not only to its last frame.
  */
 import type { IncomingMessage } from 'node:http';
-import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { parseClientEvent } from '../../../src/protocol/index.js';
-import { createRedisBackplane, type RedisBackplane } from '../../../src/server/backplane/redis.js';
+import { createRedisBackplane } from '../../../src/server/backplane/redis.js';
 import type { Hub } from '../../../src/server/hub.js';
 import type { Endpoint } from '../../../src/server/sessions.js';
-import { type RedisProcess, startRedis } from '../../support/redis.js';
+import { redisForFile } from '../../support/redis.js';
 import { testHub } from '../../support/server-hub.js';
 import { until } from '../../support/wait.js';
 
-let redis: RedisProcess;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-const open: RedisBackplane[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((backplane) => backplane.close()));
-});
+const redis = redisForFile();
 
 interface Client {
   endpoint: Endpoint;
@@ -54,7 +44,7 @@ test('a quiet member of a busy pool is resumable on another process after the lo
       prefix: 'checkpoint:',
       logRetentionMs: RETENTION_MS,
     });
-    open.push(backplane);
+    redis.closing(backplane);
     return testHub({ backplane, resumeWindowMs: 60_000, now: () => clock });
   };
   const [a, b] = [await hubOn(), await hubOn()];

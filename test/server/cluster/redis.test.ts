@@ -3,7 +3,7 @@
  * for dead, Redis restarting or staying away. A real redis-server each time.
  */
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { afterEach, expect, test } from 'vitest';
 import {
   BackplaneUnavailableError,
   createRedisBackplane,
@@ -12,23 +12,10 @@ import {
 } from '../../../src/server/backplane/redis.js';
 import { SCRIPTS } from '../../../src/server/backplane/redis-scripts.js';
 import type { PoolEvent } from '../../../src/server/backplane/types.js';
-import { type RedisProcess, startRedis } from '../../support/redis.js';
+import { redisForFile, startRedis } from '../../support/redis.js';
 import { eventually, until } from '../../support/wait.js';
 
-let redis: RedisProcess;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-
-const open: RedisBackplane[] = [];
-const raws: Redis[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((backplane) => backplane.close()));
-  for (const raw of raws.splice(0)) raw.disconnect();
-});
+const redis = redisForFile();
 
 let prefixes = 0;
 let prefix = '';
@@ -46,7 +33,7 @@ async function backplane(options: Partial<RedisBackplaneOptions> = {}): Promise<
     reapIntervalMs: 200,
     ...options,
   });
-  open.push(created);
+  redis.closing(created);
   return created;
 }
 
@@ -100,8 +87,7 @@ test('a process taken for dead hears that its members were evicted, and carries 
   await join(frozen, 'mesh', 'f1');
   await join(other, 'mesh', 'o1');
   // What a pause longer than the TTL looks like from Redis: the presence key expired and a reaper ran.
-  const raw = new Redis(redis.url);
-  raws.push(raw);
+  const raw = redis.closing(new Redis(redis.url));
   await raw.multi().del(`${prefix}presence:${frozen.process}`).eval(SCRIPTS.reap, 0, prefix).exec();
   await until(() => closed(events).includes('f1'), 'the reaped member closed', 5000);
   await until(() => evicted.length === 1, 'the eviction reported', 5000);

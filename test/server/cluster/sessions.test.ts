@@ -3,27 +3,15 @@
  * rules a takeover and the fence stand on, each checked on its own.
  */
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { createRedisBackplane, type RedisBackplane } from '../../../src/server/backplane/redis.js';
 import { SCRIPTS } from '../../../src/server/backplane/redis-scripts.js';
 import type { PoolEvent } from '../../../src/server/backplane/types.js';
 import { tokenHash } from '../../../src/server/sessions.js';
-import { type RedisProcess, startRedis } from '../../support/redis.js';
+import { redisForFile } from '../../support/redis.js';
 import { until } from '../../support/wait.js';
 
-let redis: RedisProcess;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-const open: RedisBackplane[] = [];
-const raws: Redis[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((backplane) => backplane.close()));
-  for (const raw of raws.splice(0)) raw.disconnect();
-});
+const redis = redisForFile();
 
 let prefixes = 0;
 async function pair() {
@@ -36,11 +24,9 @@ async function pair() {
       presenceRefreshMs: 200,
       reapIntervalMs: 200,
     });
-    open.push(made);
-    return made;
+    return redis.closing(made);
   };
-  const raw = new Redis(redis.url);
-  raws.push(raw);
+  const raw = redis.closing(new Redis(redis.url));
   return { a: await make(), b: await make(), prefix, raw };
 }
 
