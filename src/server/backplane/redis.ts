@@ -75,7 +75,7 @@ export interface RedisBackplaneOptions {
   /**
    * How long each pool's log keeps an event (default 60,000 ms): the longest subscriber outage a process
    * catches up from, and the oldest checkpoint a session can be taken over from. Memory in Redis grows with
-   * it: about 200 bytes per event.
+   * it: about 600 bytes per relayed event (bench:server --cluster).
    */
   logRetentionMs?: number;
   /** Area `server`; connection loss and recovery are logged at `error`/`warn`. */
