@@ -10,6 +10,7 @@
 import { readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, type SignallingServerOptions } from '../../src/server/options.js';
+import { consoleLogger } from '../../src/shared/logger.js';
 import { startBareRelay } from './bare.js';
 import { serveParent } from './child.js';
 
@@ -76,7 +77,14 @@ async function main(): Promise<void> {
   }
   if (implementation !== 'ours') throw new Error('server-process: ours or bare');
   const options: SignallingServerOptions = values.redis === undefined ? {} : { redis: values.redis };
-  const server = await createSignallingServer({ host: '127.0.0.1', port: Number(values.port), ...options });
+  // Warnings and errors (a lost Redis connection, a catch-up, a refused relay) go to stderr, which the bench shows:
+  // a run that goes wrong says what the server saw.
+  const server = await createSignallingServer({
+    host: '127.0.0.1',
+    port: Number(values.port),
+    logger: consoleLogger('warn'),
+    ...options,
+  });
   serveParent({ port: server.port, options: { ...options } } satisfies ServerReady, {
     heap: settledHeap,
     cpu: () => process.cpuUsage(),
