@@ -248,11 +248,10 @@ export class RedisBackplane implements Backplane {
       .then(
         (published) => {
           if (published === 1) return;
-          // A frame this process read late, from a session another process has taken over: it is that one's now.
-          this.#logger.log('warn', 'server', 'backplane: relay refused, its sender has moved to another process', {
-            pool,
-            from: sender?.id,
-          });
+          // From a session Redis no longer holds as this process's: taken over by another process (a frame read
+          // late), or removed while this process was taken for dead (the next heartbeat ends it here).
+          const why = "backplane: relay refused: its sender's session is no longer this process's";
+          this.#logger.log('warn', 'server', why, { pool, from: sender?.id });
         },
         (error: unknown) => {
           this.#logger.log('error', 'server', 'backplane: relay dropped', { pool, to: event.to, error: String(error) });
