@@ -120,6 +120,13 @@ export interface ServerStats {
   relays: number;
   /** `rtc:error` answers sent. */
   rejections: number;
+  /**
+   * Times this process stopped reading every connection because Redis (or its answers) fell behind by the backplane's
+   * `maxInFlight` operations (backpressure; never in memory mode).
+   */
+  pauses: number;
+  /** How long, in all, ms. */
+  pausedMs: number;
   /** The same, by `reason`; a reason never sent has no entry. */
   rejectionsByReason: Partial<Record<RejectionReason, number>>;
 }

@@ -15,19 +15,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
-import {
-  type ClientMessage,
-  type ClientMessageOf,
-  type JsonValue,
-  type ParseResult,
-  PROTOCOL_LIMITS,
-} from '../protocol/index.js';
+import type { ClientMessage, ClientMessageOf, JsonValue, ParseResult } from '../protocol/index.js';
 import { type ResumeHost, resume } from './adoption.js';
 import { MemoryBackplane } from './backplane/memory.js';
 import type { Awaitable, Backplane, JoinOutcome } from './backplane/types.js';
 import type { ServerEvent, ServerStats } from './events.js';
 import { Liveness } from './liveness.js';
 import type { ConnectionInfo, HubOptions, MemberInfo } from './options.js';
+import { checkPoolId, resolvePoolId } from './pool-ids.js';
 import { PoolViews } from './pool-views.js';
 import { TokenBucket } from './rate.js';
 import { CLOSE_CODES, type RejectionReason } from './reasons.js';
@@ -181,6 +176,11 @@ export class Hub {
     this.events.next({ type: 'detach', clientId: session.id, pool: session.pool });
   }
 
+  /** Pauses or resumes reading every connection: see {@link Liveness.hold}. */
+  hold(on: boolean): void {
+    this.liveness.hold(this.endpoints, on);
+  }
+
   /** One slice of a heartbeat round: see {@link Liveness.sweep}. */
   sweep(): void {
     this.liveness.sweep(this.endpoints);
@@ -253,6 +253,7 @@ export class Hub {
       detached,
       pools: this.views.size,
       ...this.totals,
+      ...this.liveness.paused,
       rejectionsByReason: { ...this.rejectionsByReason },
     };
   }
@@ -263,19 +264,9 @@ export class Hub {
       return;
     }
     endpoint.state = 'joining';
-    let poolId: string | null | undefined = requested;
+    let poolId: string | null = requested;
     if (this.options.resolvePool) {
-      try {
-        poolId = await this.options.resolvePool(requested, endpoint.info());
-        if (poolId != null) checkPoolId(poolId);
-      } catch (error) {
-        // A throwing hook (or a bad pool id from it) refuses this join only.
-        this.options.logger.log('warn', 'server', 'resolvePool failed; join refused', {
-          requested,
-          error: String(error),
-        });
-        poolId = null;
-      }
+      poolId = await resolvePoolId(this.options.resolvePool, requested, endpoint.info(), this.options.logger);
       if (endpoint.state !== 'joining') return; // gone while the hook ran
     }
     if (poolId == null) {
@@ -389,11 +380,5 @@ export class Hub {
 
   private failed(what: string, error: unknown): void {
     this.options.logger.log('error', 'server', `backplane ${what} failed`, { error: String(error) });
-  }
-}
-
-function checkPoolId(id: string): void {
-  if (typeof id !== 'string' || id.length === 0 || id.length > PROTOCOL_LIMITS.maxPoolLength) {
-    throw new TypeError(`a pool id is a non-empty string of at most ${PROTOCOL_LIMITS.maxPoolLength} characters`);
   }
 }

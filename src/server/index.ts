@@ -163,6 +163,7 @@ export async function createSignallingServer<Identity = unknown>(
       ? null
       : await loadPeer(() => import('./backplane/redis.js'), 'ioredis', 'the Redis backplane', undefined);
   let evict: (members: ReadonlyArray<{ id: string; why: 'moved' | 'gone' }>) => void = () => undefined;
+  let hold: (busy: boolean) => void = () => undefined;
   const backplane =
     redis === null || options.redis === undefined
       ? undefined
@@ -170,6 +171,7 @@ export async function createSignallingServer<Identity = unknown>(
           ...(typeof options.redis === 'string' ? { url: options.redis } : options.redis),
           logger,
           onEvicted: (members) => evict(members),
+          onBusy: (busy) => hold(busy),
         });
   const hub = new Hub({
     pools: options.pools ?? 'public',
@@ -185,6 +187,7 @@ export async function createSignallingServer<Identity = unknown>(
     ...(iceServers ? { iceServers } : {}),
   });
   evict = (members) => hub.evicted(members);
+  hold = (busy) => hub.hold(busy);
   const owned = options.server === undefined;
   const http = options.server ?? createServer((_, response) => response.writeHead(404).end());
   const admit = admission(options, logger);

@@ -38,6 +38,10 @@ export class Liveness {
   private slice = 0;
   /** When the last sweep ran (the hub's clock). */
   private swept: number | undefined;
+  /** Since when every connection's reading is paused ({@link Liveness.hold}), or undefined. */
+  private heldSince: number | undefined;
+  /** How often, and how long in all, reading was paused. */
+  readonly paused = { pauses: 0, pausedMs: 0 };
 
   constructor(
     private readonly options: LivenessOptions,
@@ -47,6 +51,33 @@ export class Liveness {
   /** Deals a new connection to a heartbeat slice. */
   enrol(endpoint: Endpoint): void {
     endpoint.slice = this.opened++ % HEARTBEAT_SLICES;
+    if (this.heldSince !== undefined) endpoint.link.pause?.();
+  }
+
+  /**
+   * Pauses (`on`) or resumes reading every connection's frames, the new ones too: backpressure while the
+   * backplane is behind. A paused connection's silence is this process's doing, and so is the wait of one whose
+   * `rtc:join` (or `rtc:resume`) is unread: neither is dropped for it while paused, and both are credited the time
+   * paused after.
+   */
+  hold(endpoints: Iterable<Endpoint>, on: boolean): void {
+    const now = this.options.now();
+    if (on) {
+      if (this.heldSince !== undefined) return;
+      this.heldSince = now;
+      this.paused.pauses += 1;
+      for (const endpoint of endpoints) endpoint.link.pause?.();
+      return;
+    }
+    if (this.heldSince === undefined) return;
+    const held = now - this.heldSince;
+    this.heldSince = undefined;
+    this.paused.pausedMs += held;
+    for (const endpoint of endpoints) {
+      endpoint.lastSeen = Math.min(now, endpoint.lastSeen + held);
+      endpoint.connectedAt = Math.min(now, endpoint.connectedAt + held);
+      endpoint.link.resume?.();
+    }
   }
 
   /** Any sign of life (a pong) that is not a message. A pong also proves what was sent before its ping arrived. */
@@ -97,9 +128,13 @@ export class Liveness {
         }
         continue;
       }
-      if (link.ping && now - endpoint.lastSeen > timeoutMs) {
+      if (link.ping && this.heldSince === undefined && now - endpoint.lastSeen > timeoutMs) {
         this.hub.disconnect(endpoint, SILENT);
-      } else if (endpoint.state === 'connected' && now - endpoint.connectedAt > this.options.joinTimeoutMs) {
+      } else if (
+        endpoint.state === 'connected' &&
+        this.heldSince === undefined &&
+        now - endpoint.connectedAt > this.options.joinTimeoutMs
+      ) {
         this.hub.disconnect(endpoint, UNJOINED);
       } else if (link.ping) {
         if (endpoint.pingMark === null && endpoint.session) endpoint.pingMark = endpoint.session.sent;

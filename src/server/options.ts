@@ -43,6 +43,12 @@ export interface RedisOptions {
    * Redis memory per event relayed.
    */
   logRetentionMs?: number;
+  /**
+   * Backpressure: operations sent to Redis and not yet answered (default 1,000) at which this process stops reading
+   * its connections, until a quarter of that is left. Redis, or this process reading its answers, is behind: frames
+   * wait in the clients' sockets, in order, rather than in this process's memory. Counted in `stats()` as `pauses`.
+   */
+  maxInFlight?: number;
 }
 
 /**

@@ -30,6 +30,9 @@ export interface Link {
   terminate(): void;
   /** Asks for a sign of life, or undefined when the transport keeps its own heartbeat (socket.io). */
   ping: (() => void) | undefined;
+  /** Stops reading the connection's frames until `resume` (backpressure); absent where the transport cannot. */
+  pause?(): void;
+  resume?(): void;
 }
 
 /** How an endpoint goes away: what `Hub.disconnect` does with its session and its connection. */
@@ -117,7 +120,7 @@ export class Endpoint {
   session: Session | null = null;
   state: 'connected' | 'joining' | 'joined' | 'gone' = 'connected';
   lastSeen: number;
-  readonly connectedAt: number;
+  connectedAt: number;
   /** `session.sent` when the unanswered ping went out: its pong proves those frames arrived. */
   pingMark: number | null = null;
   /** Which heartbeat slice looks after it. */

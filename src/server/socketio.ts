@@ -138,6 +138,25 @@ class SocketIoLink implements Link {
   terminate(): void {
     this.socket.disconnect(true);
   }
+
+  /** Over the websocket transport (its `ws` socket); a long-polling connection is not paused. */
+  pause(): void {
+    wsOf(this.socket)?.pause();
+  }
+
+  resume(): void {
+    wsOf(this.socket)?.resume();
+  }
+}
+
+/** The `ws` socket under a socket.io connection on the websocket transport, or undefined. */
+function wsOf(socket: Socket): { pause(): void; resume(): void } | undefined {
+  const { transport } = socket.conn;
+  if (transport.name !== 'websocket') return undefined;
+  const ws = (transport as { socket?: { pause?: unknown; resume?: unknown } }).socket;
+  return typeof ws?.pause === 'function' && typeof ws.resume === 'function'
+    ? (ws as { pause(): void; resume(): void })
+    : undefined;
 }
 
 const ATTACHED_EVENTS = ['request', 'upgrade', 'listening', 'close'] as const;

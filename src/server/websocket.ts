@@ -176,6 +176,14 @@ class SocketLink implements Link {
   ping(): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
   }
+
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
 }
 
 /**

@@ -257,6 +257,8 @@ function run(steps: Step[]): void {
       detached: 0,
       pools: pools.length,
       ...totals,
+      pauses: 0,
+      pausedMs: 0,
       rejectionsByReason: byReason,
     });
     expect(settled(hub.poolIds()).sort()).toEqual([...pools].sort());

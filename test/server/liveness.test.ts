@@ -42,3 +42,50 @@ test('a sweep that runs late does not count the time the process was frozen as i
   round();
   expect(terminated).toBe(true);
 });
+
+test('while reading is paused (backpressure), every connection is paused, new ones too, none dropped as silent or unjoined', () => {
+  let clock = 0;
+  const heartbeat = { intervalMs: 1_000, timeoutMs: 2_000 };
+  const hub = testHub({ heartbeat, now: () => clock, resumeWindowMs: 60_000, joinTimeoutMs: 1_000 });
+  const open = (join = true) => {
+    const link = { paused: 0, resumed: 0, terminated: false, closed: 0, pings: 0 };
+    const endpoint = hub.open(
+      {
+        send: () => {},
+        close: (code) => (link.closed = code),
+        terminate: () => (link.terminated = true),
+        ping: () => (link.pings += 1),
+        pause: () => (link.paused += 1),
+        resume: () => (link.resumed += 1),
+      },
+      { identity: null, request: { url: '/', headers: {} } as IncomingMessage, transport: 'websocket' },
+    );
+    if (join) hub.receive(endpoint, () => parseClientEvent('rtc:join', { pool: 'room' }));
+    return link;
+  };
+  const slice = heartbeat.intervalMs / HEARTBEAT_SLICES;
+  const rounds = (n: number) => {
+    for (let i = 0; i < n * HEARTBEAT_SLICES; i++) {
+      clock += slice;
+      hub.sweep();
+    }
+  };
+  const early = open();
+  hub.hold(true);
+  hub.hold(true); // said twice: paused once
+  const late = open();
+  const unjoined = open(false); // its rtc:join waits unread in its socket
+  expect([early.paused, late.paused, unjoined.paused]).toEqual([1, 1, 1]);
+  // Paused for five timeouts, the sweeps running on time: their pongs cannot be read, so nobody is dropped.
+  rounds(10);
+  expect([early.terminated, late.terminated, unjoined.terminated, unjoined.closed]).toEqual([false, false, false, 0]);
+  hub.hold(false);
+  expect([early.resumed, late.resumed, unjoined.resumed]).toEqual([1, 1, 1]);
+  expect(hub.stats()).toMatchObject({ pauses: 1, pausedMs: 10 * heartbeat.intervalMs });
+  // Credited the time paused: not dropped at the first sweep after it; still silent afterwards, dropped.
+  rounds(1);
+  expect([early.terminated, late.terminated, unjoined.closed]).toEqual([false, false, 0]);
+  rounds(3);
+  expect([early.terminated, late.terminated]).toEqual([true, true]);
+  expect(unjoined.closed).toBe(4008); // the join timeout, counted from when it could be read
+});

@@ -33,6 +33,8 @@ describe('events$ and stats()', () => {
       resumes: 0,
       relays: 0,
       rejections: 0,
+      pauses: 0,
+      pausedMs: 0,
       rejectionsByReason: {},
     };
     expect(server.stats()).toEqual(zero);
@@ -93,6 +95,8 @@ describe('events$ and stats()', () => {
       leaves: 1,
       relays: 2,
       rejections: 2,
+      pauses: 0,
+      pausedMs: 0,
       rejectionsByReason: { 'not-joined': 1, 'malformed-frame': 1 },
     });
     await server.stopPool('doomed');
@@ -115,6 +119,8 @@ describe('events$ and stats()', () => {
       leaves: 1,
       relays: 2,
       rejections: 2,
+      pauses: 0,
+      pausedMs: 0,
       rejectionsByReason: { 'not-joined': 1, 'malformed-frame': 1 },
     });
 

@@ -14,6 +14,8 @@ import { type AddressInfo, createServer, type Server, type Socket, connect as tc
  *   without closing any (a half-open path: a NAT that forgot the mapping, a
  *   network switched under the client): neither end sees anything happen.
  *   New connections are proxied as usual.
+ * - {@link thaw}: carries the bytes a freeze held back, and the rest, again
+ *   (a path that was only slow).
  *
  * @example
  * const proxy = await TcpProxy.start(server.port);
@@ -96,6 +98,14 @@ export class TcpProxy {
       upstream.unpipe(client);
       client.pause();
       upstream.pause();
+    }
+  }
+
+  /** Carries bytes again on every open connection, starting with those the freeze held back. */
+  thaw(): void {
+    for (const [client, upstream] of this.#pairs) {
+      client.pipe(upstream);
+      upstream.pipe(client);
     }
   }
 

@@ -52,6 +52,10 @@ export interface OutageQueueOptions {
   onDown: () => void;
   /** Redis has been away `waitMs`: the `dropped` operations that waited fail, and so will new ones. */
   onGiveUp: (dropped: number) => void;
+  /** Operations sent and not yet answered at which the queue is busy; not busy again at a quarter of it. */
+  busyAt: number;
+  /** Busy, or no longer: the backplane is (no longer) behind, and whoever feeds it should (no longer) hold back. */
+  onBusy: (busy: boolean) => void;
 }
 
 interface Queued {
@@ -65,6 +69,9 @@ export class OutageQueue {
   #closed = false;
   #queue: Queued[] = [];
   #timer: NodeJS.Timeout | undefined;
+  /** Operations sent and not yet answered. */
+  #inFlight = 0;
+  #busy = false;
 
   readonly #options: OutageQueueOptions;
 
@@ -95,7 +102,17 @@ export class OutageQueue {
           this.#queue.push({ run: attempt, fail: reject });
           return;
         }
-        op().then(resolve, reject);
+        this.#sent();
+        op().then(
+          (value) => {
+            this.#answered();
+            resolve(value);
+          },
+          (error: unknown) => {
+            this.#answered();
+            reject(error);
+          },
+        );
       };
       if (this.#up) attempt();
       else this.#queue.push({ run: attempt, fail: reject });
@@ -124,6 +141,26 @@ export class OutageQueue {
     this.#queue = [];
     for (const item of queue) item.run();
     return queue.length;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  #sent(): void {
+    this.#inFlight += 1;
+    if (!this.#busy && this.#inFlight >= this.#options.busyAt) {
+      this.#busy = true;
+      this.#options.onBusy(true);
+    }
+  }
+
+  #answered(): void {
+    this.#inFlight -= 1;
+    if (this.#busy && this.#inFlight <= this.#options.busyAt / 4) {
+      this.#busy = false;
+      this.#options.onBusy(false);
+    }
   }
 
   close(error: Error): void {

@@ -42,7 +42,8 @@ import type { JsonValue } from '../../protocol/index.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
 import { BackplaneUnavailableError, OutageQueue } from './outage-queue.js';
 import { PoolLog } from './pool-log.js';
-import { type LostMember, Presence, presenceTiming } from './presence.js';
+import { Presence, presenceTiming } from './presence.js';
+import type { RedisBackplaneOptions } from './redis-options.js';
 import { DEFAULT_LOG_RETENTION_MS, defineScripts, type Scripts } from './redis-scripts.js';
 import { Served, sessionFields } from './served.js';
 import type {
@@ -58,37 +59,7 @@ import type {
 } from './types.js';
 
 export { BackplaneUnavailableError } from './outage-queue.js';
-
-export interface RedisBackplaneOptions {
-  /** `redis://[user:password@]host:port[/db]`. */
-  url: string;
-  /** Prefix of every key and channel (default `rtcpool:`): several deployments can share one Redis. */
-  prefix?: string;
-  /** How long a process counts as alive after its last heartbeat (default 5000 ms). */
-  presenceTtlMs?: number;
-  /** How often a process heartbeats (default 1000 ms); well under `presenceTtlMs`. */
-  presenceRefreshMs?: number;
-  /** How often this process looks for dead ones (default 1000 ms). */
-  reapIntervalMs?: number;
-  /** How long operations wait for Redis to come back before failing (default 10,000 ms). */
-  outageQueueMs?: number;
-  /**
-   * How long each pool's log keeps an event (default 60,000 ms): the longest subscriber outage a process
-   * catches up from, and the oldest checkpoint a session can be taken over from. Memory in Redis grows with
-   * it: about 600 bytes per relayed event (bench:server --cluster).
-   */
-  logRetentionMs?: number;
-  /** Area `server`; connection loss and recovery are logged at `error`/`warn`. */
-  logger?: Logger;
-  /**
-   * Members this process served that Redis no longer holds as its own: this
-   * process was taken for dead (frozen or cut off longer than the TTL) and,
-   * meanwhile, another process took the session over (`moved`) or its resume
-   * window ran out (`gone`: its peers were told it left). Close their
-   * connections.
-   */
-  onEvicted?: (members: readonly LostMember[]) => void;
-}
+export type { RedisBackplaneOptions } from './redis-options.js';
 
 /**
  * Connects to Redis and registers this process; resolves once both
@@ -143,6 +114,8 @@ export class RedisBackplane implements Backplane {
           at: this.#where,
           dropped,
         }),
+      busyAt: inFlightLimit(options.maxInFlight),
+      onBusy: (busy) => options.onBusy?.(busy),
     });
     const connection = (role: string, offlineQueue: boolean) => ({
       lazyConnect: true,
@@ -393,4 +366,9 @@ function redact(url: string): string {
   } catch {
     return '(an unparsable Redis URL)';
   }
+}
+
+function inFlightLimit(limit = 1000): number {
+  if (!(Number.isSafeInteger(limit) && limit > 0)) throw new RangeError('maxInFlight: a positive integer');
+  return limit;
 }

@@ -6,7 +6,7 @@
 import { expect, test } from 'vitest';
 import { BackplaneUnavailableError, OutageQueue } from '../../../src/server/backplane/outage-queue.js';
 
-function queue(writable: () => boolean, waitMs = 10_000) {
+function queue(writable: () => boolean, waitMs = 10_000, busyAt = 1000) {
   const log: string[] = [];
   const ops = new OutageQueue({
     waitMs,
@@ -14,6 +14,8 @@ function queue(writable: () => boolean, waitMs = 10_000) {
     unavailable: () => new BackplaneUnavailableError('away'),
     onDown: () => log.push('down'),
     onGiveUp: (dropped) => log.push(`gave up ${dropped}`),
+    busyAt,
+    onBusy: (busy) => log.push(busy ? 'busy' : 'idle'),
   });
   return { ops, log };
 }
@@ -61,4 +63,45 @@ test('waiting operations fail after waitMs, and so do new ones until resume', as
   await expect(waiting).rejects.toBeInstanceOf(BackplaneUnavailableError);
   expect(log).toEqual(['down', 'gave up 1']);
   await expect(ops.run(() => Promise.resolve('no'))).rejects.toBeInstanceOf(BackplaneUnavailableError);
+});
+
+test('busy once busyAt operations are unanswered, idle again at a quarter of it; operations that waited do not count', async () => {
+  let writable = true;
+  const { ops, log } = queue(() => writable, 10_000, 8);
+  ops.resume();
+  const answers: Array<() => void> = [];
+  const pending = () =>
+    ops.run(
+      () =>
+        new Promise<void>((resolve) => {
+          answers.push(resolve);
+        }),
+    );
+  const runs = Array.from({ length: 7 }, pending);
+  expect(ops.inFlight).toBe(7);
+  expect(log).toEqual([]);
+  runs.push(pending());
+  expect(log).toEqual(['busy']);
+  runs.push(pending()); // still busy: said once
+  for (const answer of answers.splice(0, 6)) answer(); // 9 - 6 = 3 left: above a quarter of 8
+  await Promise.all(runs.slice(0, 6));
+  expect(ops.inFlight).toBe(3);
+  expect(log).toEqual(['busy']);
+  answers.shift()?.();
+  await runs[6];
+  expect(ops.inFlight).toBe(2);
+  expect(log).toEqual(['busy', 'idle']);
+  // While Redis is away, operations wait unsent: not in flight, so no busy however many wait.
+  writable = false;
+  const waiting = Array.from({ length: 20 }, pending);
+  expect(ops.inFlight).toBe(2);
+  expect(log).toEqual(['busy', 'idle', 'down']);
+  writable = true;
+  ops.resume();
+  expect(ops.inFlight).toBe(22);
+  expect(log).toEqual(['busy', 'idle', 'down', 'busy']);
+  for (const answer of answers.splice(0)) answer();
+  await Promise.all([...runs, ...waiting]);
+  expect(ops.inFlight).toBe(0);
+  expect(log).toEqual(['busy', 'idle', 'down', 'busy', 'idle']);
 });
