@@ -13,7 +13,7 @@
  * Decisions, and the guarantees that follow from them:
  *
  * - **Presence.** Each process has a random id and refreshes a key with a
- *   TTL (`presenceTtlMs`, default 5 s) every `presenceRefreshMs` (1 s). Every
+ *   TTL (`presenceTtlMs`, default 10 s) every `presenceRefreshMs` (1 s). Every
  *   process runs the reaper every `reapIntervalMs` (1 s): one script that
  *   orphans the members of each process whose presence expired and removes
  *   orphans whose resume window has passed, publishing `close` for each. It is
@@ -25,7 +25,7 @@
  *   resume on another process. Members without (resumption off) are removed at
  *   once. Bound: **a dead process's endpoints that do not come back are closed
  *   for their peers within presenceTtlMs + reapIntervalMs + resumeWindowMs +
- *   reapIntervalMs** after its last heartbeat (22 s with the defaults; 6 s
+ *   reapIntervalMs** after its last heartbeat (27 s with the defaults; 11 s
  *   without resumption).
  * - **A process that was only frozen** longer than the TTL finds on its next
  *   heartbeat that it was reaped, and takes back silently the members still
@@ -78,7 +78,7 @@ export function presenceTiming(options: {
   reapIntervalMs?: number;
 }): PresenceTiming {
   const timing = {
-    ttlMs: options.presenceTtlMs ?? 5000,
+    ttlMs: options.presenceTtlMs ?? 10_000,
     refreshMs: options.presenceRefreshMs ?? 1000,
     reapMs: options.reapIntervalMs ?? 1000,
   };
@@ -114,6 +114,8 @@ export class Presence {
   #syncing: Promise<void> | undefined;
   #recovering = false;
   #timers: NodeJS.Timeout[] = [];
+  /** When the last heartbeat was answered (performance.now()), to warn when they fall too far apart. */
+  #beaten = 0;
 
   constructor(parts: PresenceParts) {
     this.#parts = parts;
@@ -233,6 +235,15 @@ export class Presence {
     if (!this.#parts.ops.up || this.#syncing) return;
     try {
       await this.#sync();
+      // Late heartbeats (an event loop blocked, Redis or its answers behind) come before being taken for dead.
+      const { ttlMs, logger } = this.#parts;
+      const now = performance.now();
+      const since = now - this.#beaten;
+      if (this.#beaten > 0 && since > ttlMs / 2) {
+        const why = 'backplane: heartbeats are late; past the presence TTL this process is taken for dead';
+        logger.log('warn', 'server', why, { sinceLastMs: Math.round(since), presenceTtlMs: ttlMs });
+      }
+      this.#beaten = now;
     } catch (error) {
       this.#parts.logger.log('warn', 'server', 'backplane: heartbeat failed', { error: String(error) });
     }

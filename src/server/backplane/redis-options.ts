@@ -7,7 +7,11 @@ export interface RedisBackplaneOptions {
   url: string;
   /** Prefix of every key and channel (default `rtcpool:`): several deployments can share one Redis. */
   prefix?: string;
-  /** How long a process counts as alive after its last heartbeat (default 5000 ms). */
+  /**
+   * How long a process counts as alive after its last heartbeat (default 10,000 ms): longer than the longest its
+   * event loop may be blocked under load, and a bound on when a dead process's members that never come back are
+   * closed (resumes do not wait for it).
+   */
   presenceTtlMs?: number;
   /** How often a process heartbeats (default 1000 ms); well under `presenceTtlMs`. */
   presenceRefreshMs?: number;

@@ -3,7 +3,7 @@
  * real Pools on @roamhq/wrtc, one per process, mesh across them. One process
  * is killed (SIGKILL: no goodbye) and its client, which knows no other
  * process, does not come back: the others' peers get `rtc:close` for its
- * endpoint within presenceTtlMs + reapIntervalMs (5 s + 1 s by default) plus
+ * endpoint within presenceTtlMs + reapIntervalMs (10 s + 1 s by default) plus
  * the resume window (shortened to 1 s here) plus one more reap, and the pool
  * carries on: a newcomer on a surviving process meshes with the rest.
  */
@@ -15,7 +15,7 @@ import { until } from '../../support/wait.js';
 import { type WrtcMember, wrtcMembersOverWebSocket } from '../../support/wrtc-member.js';
 
 /** The defaults of createRedisBackplane, which `redis: url` uses. */
-const PRESENCE_TTL_MS = 5000;
+const PRESENCE_TTL_MS = 10_000;
 const REAP_INTERVAL_MS = 1000;
 /** The servers' resumeWindowMs here: a dead process's member is kept this long for a resume elsewhere. */
 const RESUME_WINDOW_MS = 1000;

@@ -42,7 +42,7 @@ test('a process cut off from Redis for 2 s applies every event of its pools once
   const prefix = `replay${++prefixes}:`;
   const path = await proxy();
   const logged: string[] = [];
-  // The default presence TTL (5 s) outlasts the outage: the process is not taken for dead.
+  // The default presence TTL (10 s) outlasts the outage: the process is not taken for dead.
   const cutOff = await createRedisBackplane({
     url: `redis://127.0.0.1:${path.port}`,
     prefix,
