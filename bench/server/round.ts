@@ -45,7 +45,9 @@ export const urlsOf = (servers: Servers) => servers.map((server) => `http://127.
 
 /** heapUsed and rss summed over the server processes, each after forced GC. */
 export async function heapOf(servers: Servers): Promise<HeapSample> {
-  const samples = await Promise.all(servers.map((server) => server.request<HeapSample>('heap')));
+  // One process at a time: forced collections in all of them at once would stall the whole cluster together.
+  const samples: HeapSample[] = [];
+  for (const server of servers) samples.push(await server.request<HeapSample>('heap'));
   return samples.reduce((sum, s) => ({
     heapUsed: sum.heapUsed + s.heapUsed,
     rss: sum.rss + s.rss,
@@ -57,6 +59,23 @@ export async function heapOf(servers: Servers): Promise<HeapSample> {
 export async function descriptorsOf(servers: Servers): Promise<number> {
   const counts = await Promise.all(servers.map((server) => server.request<number>('fds')));
   return counts.reduce((sum, count) => sum + count, 0);
+}
+
+/** The longest any of our server processes' event loops was blocked since the last ask, ms. */
+export async function longestBlockOf(servers: Servers): Promise<number> {
+  const blocks = await Promise.all(servers.map((server) => server.request<number>('loop')));
+  return Math.max(...blocks);
+}
+
+/** Backpressure pauses of our server processes so far, summed, and their open connections. */
+export async function pausesOf(servers: Servers): Promise<{ pauses: number; connections: number }> {
+  const [pauses, connections] = await Promise.all(
+    ['pauses', 'connections'].map(async (what) => {
+      const counts = await Promise.all(servers.map((server) => server.request<number>(what)));
+      return counts.reduce((sum, count) => sum + count, 0);
+    }),
+  );
+  return { pauses: pauses ?? 0, connections: connections ?? 0 };
 }
 
 /** CPU time of the server processes, ms. */

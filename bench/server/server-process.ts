@@ -3,11 +3,14 @@
  * `ours` (createSignallingServer, default options unless the orchestrator
  * passes `--redis`) or `bare` (bare.ts). Answers the orchestrator over IPC:
  * `heap` (forced GC, then `process.memoryUsage()`), `cpu` (this process's CPU
- * time), `relays` (frames relayed so far), `fds` (open file descriptors; ours only).
+ * time), `relays` (frames relayed so far), `fds` (open file descriptors; ours only), `loop` (the longest the
+ * event loop was blocked since the last `loop`, ms, leaving out the forced GC of `heap`), `pauses` (times
+ * ours stopped reading for backpressure).
  *
  *   node --expose-gc --import tsx bench/server/server-process.ts ours|bare [--redis redis://127.0.0.1:PORT] [--port N]
  */
 import { readdirSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, type SignallingServerOptions } from '../../src/server/options.js';
 import { consoleLogger } from '../../src/shared/logger.js';
@@ -36,9 +39,25 @@ const { createSignallingServer } = (await import(built)) as typeof import('../..
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
+/** How late the event loop ran (a timer every 20 ms): a frozen loop is a server that answers nobody. */
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
+
+/** The longest block before the last forced GC, since the last call (ns). */
+let carried = 0;
+
+/** The longest block since the last call, ms. */
+function longestBlock(): number {
+  const max = Math.max(carried, loopDelay.max) / 1e6;
+  carried = 0;
+  loopDelay.reset();
+  return max;
+}
+
 /** Full collections until the heap stops shrinking (weak refs and finalizers can free more on a second pass). */
 async function settledHeap(): Promise<HeapSample> {
   if (!gc) throw new Error('the server process needs --expose-gc');
+  carried = Math.max(carried, loopDelay.max);
   let last = Number.POSITIVE_INFINITY;
   for (let pass = 0; pass < 6; pass += 1) {
     gc();
@@ -48,6 +67,10 @@ async function settledHeap(): Promise<HeapSample> {
     last = used;
   }
   const { heapUsed, rss, external } = process.memoryUsage();
+  // The collections above blocked the loop on the bench's account: not counted in `loop` (the delay is recorded
+  // by the monitor's first timer after them, which runs before this one).
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  loopDelay.reset();
   return { heapUsed, rss, external };
 }
 
@@ -91,6 +114,8 @@ async function main(): Promise<void> {
     relays: () => server.stats().relays,
     connections: () => server.stats().connections,
     fds: openDescriptors,
+    loop: longestBlock,
+    pauses: () => server.stats().pauses,
   });
 }
 
