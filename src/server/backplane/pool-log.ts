@@ -183,7 +183,8 @@ export class PoolLog {
       logger.log('warn', 'server', 'backplane: unreadable pool event ignored', { pool });
       return false;
     }
-    if (event.kind !== 'relay' && event.kind !== 'moved') {
+    if (event.kind === 'moved') served.moved(pool, event.id, event.gen);
+    else if (event.kind !== 'relay') {
       if (served.concerns(pool)) served.see(pool, event.seq);
       if (event.kind === 'describe') served.described(pool, event.id, JSON.stringify(event.description));
       else if (event.kind === 'stop') served.forget(pool);

@@ -38,6 +38,16 @@ export class Served {
     }
   }
 
+  /**
+   * Member `id`'s session was taken over in generation `gen`: forgotten here, unless this process is the one that
+   * took it (it holds `gen` already). Otherwise, should Redis lose its data, this process would put the member back
+   * as its own, and the process holding it would be told it lost it.
+   */
+  moved(pool: string, id: string, gen: number): void {
+    const member = this.#members.get(pool)?.get(id);
+    if (member && Number.parseInt(member[1], 10) < gen) this.left(pool, id);
+  }
+
   /** Member `id`'s description is now `json`, if this process serves it. */
   described(pool: string, id: string, json: string): void {
     const member = this.#members.get(pool)?.get(id);

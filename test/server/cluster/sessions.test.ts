@@ -4,6 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { expect, test } from 'vitest';
+import type { LostMember } from '../../../src/server/backplane/presence.js';
 import { createRedisBackplane, type RedisBackplane } from '../../../src/server/backplane/redis.js';
 import { SCRIPTS } from '../../../src/server/backplane/redis-scripts.js';
 import type { PoolEvent } from '../../../src/server/backplane/types.js';
@@ -114,8 +115,47 @@ test('a member kept after its process died is taken over by another process, and
   expect(heard.some(({ kind }) => kind === 'close')).toBe(false);
 });
 
+test('a process a session moved away from forgets it: when Redis loses its data, it does not put it back as its own', async () => {
+  const prefix = `sessions${++prefixes}:`;
+  const timing = { presenceTtlMs: 6000, reapIntervalMs: 200 };
+  // `left` heartbeats every 100 ms, `taker` every 2 s: after the flush, `left` squares itself with Redis first.
+  const left = redis.closing(await createRedisBackplane({ url: redis.url, prefix, ...timing, presenceRefreshMs: 100 }));
+  const evicted: LostMember[] = [];
+  const taker = redis.closing(
+    await createRedisBackplane({
+      url: redis.url,
+      prefix,
+      ...timing,
+      presenceRefreshMs: 2000,
+      onEvicted: (members) => evicted.push(...members),
+    }),
+  );
+  const raw = redis.closing(new Redis(redis.url));
+  const heard = await listen(left, 'room');
+  await join(left, 'room', 'mover');
+  expect(await taker.sessions.adopt('mover', tokenHash(TOKEN))).toMatchObject({ gen: 2 });
+  await until(() => heard.some((event) => event.kind === 'moved'), 'the move heard where the session was');
+  await raw.flushall();
+  let owner: string | null = null;
+  const ownerIs = async (process: string) => {
+    owner = await raw.hget(`${prefix}members:room`, 'mover');
+    return owner?.startsWith(`${process} `) ?? false;
+  };
+  const deadline = Date.now() + 8000;
+  while (!(await ownerIs(taker.process)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  // Put back by the process that holds it, never by the one it left (which would have the holder evict it).
+  expect(owner).toMatch(new RegExp(`^${taker.process} `));
+  expect(evicted).toEqual([]);
+});
+
 test('logRetentionMs must be a positive whole number of milliseconds', async () => {
   for (const logRetentionMs of [0, -1, 1.5, Number.NaN]) {
     await expect(createRedisBackplane({ url: redis.url, logRetentionMs })).rejects.toThrow(RangeError);
+  }
+});
+
+test('maxInFlight must be a positive whole number', async () => {
+  for (const maxInFlight of [0, -1, 1.5, Number.NaN]) {
+    await expect(createRedisBackplane({ url: redis.url, maxInFlight })).rejects.toThrow(RangeError);
   }
 });
