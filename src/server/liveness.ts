@@ -74,8 +74,8 @@ export class Liveness {
     this.heldSince = undefined;
     this.paused.pausedMs += held;
     for (const endpoint of endpoints) {
-      endpoint.lastSeen = Math.min(now, endpoint.lastSeen + held);
-      endpoint.connectedAt = Math.min(now, endpoint.connectedAt + held);
+      credit(endpoint, 'lastSeen', held, now);
+      credit(endpoint, 'connectedAt', held, now);
       endpoint.link.resume?.();
     }
   }
@@ -112,8 +112,10 @@ export class Liveness {
       // silence of its connections over that time is its own, and what they sent meanwhile is still waiting to be
       // read. Without this, a process that froze for longer than the timeout would drop every connection it has
       // the moment it woke, before reading a single pong.
-      for (const endpoint of endpoints) endpoint.lastSeen = Math.min(now, endpoint.lastSeen + late);
+      for (const endpoint of endpoints) credit(endpoint, 'lastSeen', late, now);
     }
+    // Paused, nobody's silence or unread join is their own (see `hold`).
+    const judging = this.heldSince === undefined;
     const slice = this.slice;
     this.slice = (slice + 1) % HEARTBEAT_SLICES;
     for (const endpoint of endpoints) {
@@ -128,13 +130,9 @@ export class Liveness {
         }
         continue;
       }
-      if (link.ping && this.heldSince === undefined && now - endpoint.lastSeen > timeoutMs) {
+      if (judging && link.ping && now - endpoint.lastSeen > timeoutMs) {
         this.hub.disconnect(endpoint, SILENT);
-      } else if (
-        endpoint.state === 'connected' &&
-        this.heldSince === undefined &&
-        now - endpoint.connectedAt > this.options.joinTimeoutMs
-      ) {
+      } else if (judging && endpoint.state === 'connected' && now - endpoint.connectedAt > this.options.joinTimeoutMs) {
         this.hub.disconnect(endpoint, UNJOINED);
       } else if (link.ping) {
         if (endpoint.pingMark === null && endpoint.session) endpoint.pingMark = endpoint.session.sent;
@@ -142,4 +140,9 @@ export class Liveness {
       }
     }
   }
+}
+
+/** Moves an endpoint's clock forward by `ms` of this process's own doing, never past `now`. */
+function credit(endpoint: Endpoint, field: 'lastSeen' | 'connectedAt', ms: number, now: number): void {
+  endpoint[field] = Math.min(now, endpoint[field] + ms);
 }
